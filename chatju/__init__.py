@@ -1,0 +1,81 @@
+"""ChatJu Payments: the Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from chatju.config import Settings, load_dotenv_for_development
+
+
+def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from the environment, with `overrides` taking precedence (tests)."""
+    if overrides is None:
+        load_dotenv_for_development()
+    settings = Settings.from_env({**os.environ, **(overrides or {})}).validate()
+
+    from chatju import errors, http, jobs, logs
+    from chatju.extensions import cors, db, jwt, limiter, migrate
+
+    logs.configure_logging(settings.log_level)
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.config.update(flask_config(settings))
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["chatju.settings"] = settings
+
+    import chatju.models  # noqa: F401  (registers every table on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    jwt.init_app(app)
+    limiter.init_app(app)
+    cors.init_app(app, resources={r"/*": {"origins": [settings_origin(settings)]}})
+    jobs.init_app(app, settings)
+    errors.register_error_handlers(app)
+    http.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def flask_config(settings: Settings) -> dict[str, Any]:
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.database_url.startswith("postgresql"):
+        engine_options["connect_args"] = {"connect_timeout": 3}
+    return {
+        "SECRET_KEY": settings.jwt_secret_key,
+        "SQLALCHEMY_DATABASE_URI": settings.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "MAX_CONTENT_LENGTH": settings.max_request_bytes,
+        "JWT_SECRET_KEY": settings.jwt_secret_key,
+        "JWT_ALGORITHM": "HS256",
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.access_token_seconds),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.refresh_token_seconds),
+        "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
+        "RATELIMIT_KEY_PREFIX": f"{settings.redis_key_prefix}ratelimit",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_DEFAULT": settings.rate_limit_default,
+        "RATELIMIT_DEFAULTS_EXEMPT_WHEN": None,
+    }
+
+
+def settings_origin(settings: Settings) -> str:
+    """The scheme://host[:port] of FRONTEND_URL: the only origin CORS allows."""
+    scheme, _, rest = settings.frontend_url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _register_blueprints(app: Flask) -> None:
+    from chatju.auth.cli import cli as auth_cli
+    from chatju.auth.routes import bp as auth_bp
+    from chatju.health import bp as health_bp
+    from chatju.products import bp as products_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(products_bp)
+    app.register_blueprint(auth_bp)
+    app.cli.add_command(auth_cli)

@@ -1,0 +1,66 @@
+"""Sign-in routes: magic links, token refresh and the signed-in user's profile."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from flask_jwt_extended import get_jwt_identity, jwt_required
+
+from chatju.auth import service, tokens
+from chatju.auth.schemas import MagicLinkRequest, MagicLinkVerify, ProfileUpdate, user_json
+from chatju.errors import APIError
+from chatju.extensions import db, limiter
+from chatju.validation import json_body
+from chatju.settings import current_settings
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def _email_key() -> str:
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    return "magic-link:" + (service.normalize_email(email) if isinstance(email, str) else "-")
+
+
+@bp.post("/magic-link")
+@limiter.limit(lambda: current_settings().rate_limit_magic_link)
+@limiter.limit(lambda: current_settings().rate_limit_magic_link, key_func=_email_key)
+def request_magic_link() -> tuple[Response, int]:
+    body = json_body(MagicLinkRequest)
+    service.request_magic_link(body.email)
+    db.session.commit()
+    # The same answer whether or not the address has an account.
+    return jsonify(status="sent"), 202
+
+
+@bp.post("/magic-link/verify")
+@limiter.limit(lambda: current_settings().rate_limit_auth)
+def verify_magic_link() -> Response:
+    body = json_body(MagicLinkVerify)
+    user = service.redeem_magic_link(body.token)
+    db.session.commit()
+    return jsonify(**tokens.issue_tokens(user), user=user_json(user))
+
+
+@bp.post("/refresh")
+@limiter.limit(lambda: current_settings().rate_limit_auth)
+@jwt_required(refresh=True)
+def refresh() -> Response:
+    user = tokens.signed_in_user()
+    if str(user.id) != get_jwt_identity():
+        raise APIError(401, "UNAUTHORIZED", "The token is invalid.")
+    return jsonify(access_token=tokens.access_token_for(user))
+
+
+@bp.get("/me")
+@jwt_required()
+def me() -> Response:
+    return jsonify(user_json(tokens.signed_in_user()))
+
+
+@bp.patch("/me")
+@jwt_required()
+def update_me() -> Response:
+    body = json_body(ProfileUpdate)
+    user = service.update_profile(tokens.signed_in_user(), body.displayName)
+    db.session.commit()
+    return jsonify(user_json(user))

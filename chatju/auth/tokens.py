@@ -1,0 +1,89 @@
+"""Access and refresh tokens (flask-jwt-extended) and the errors they raise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Response
+from flask_jwt_extended import create_access_token, create_refresh_token, current_user, jwt_required
+
+from chatju.auth.models import User
+from chatju.errors import APIError, error_response
+from chatju.extensions import db, jwt
+
+F = TypeVar("F", bound=Callable[..., Any])
+ADMIN_ROLE = "admin"
+
+
+def issue_tokens(user: User) -> dict[str, str]:
+    return {"access_token": access_token_for(user), "refresh_token": create_refresh_token(identity=str(user.id))}
+
+
+def access_token_for(user: User) -> str:
+    claims = {"role": ADMIN_ROLE} if user.is_admin else {}
+    return create_access_token(identity=str(user.id), additional_claims=claims)
+
+
+def signed_in_user() -> User:
+    user: User = current_user
+    return user
+
+
+def admin_required(view: F) -> F:
+    """Signed in and an admin now (the database decides, not a possibly stale claim)."""
+
+    @wraps(view)
+    @jwt_required()
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not signed_in_user().is_admin:
+            raise APIError(403, "FORBIDDEN", "This action needs an administrator.")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _unauthorized(message: str) -> Response:
+    return error_response(401, "UNAUTHORIZED", message)
+
+
+@jwt.user_lookup_loader
+def _load_user(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> User | None:
+    subject = jwt_data.get("sub", "")
+    return db.session.get(User, int(subject)) if str(subject).isdigit() else None
+
+
+@jwt.user_lookup_error_loader
+def _user_gone(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Response:
+    return _unauthorized("The account of this token no longer exists.")
+
+
+@jwt.expired_token_loader
+def _expired(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Response:
+    return _unauthorized("The token has expired.")
+
+
+@jwt.invalid_token_loader
+def _invalid(reason: str) -> Response:
+    return _unauthorized("The token is invalid.")
+
+
+@jwt.unauthorized_loader
+def _missing(reason: str) -> Response:
+    return _unauthorized("Sign in first: send Authorization: Bearer <access token>.")
+
+
+@jwt.revoked_token_loader
+def _revoked(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Response:
+    return _unauthorized("The token has been revoked.")
+
+
+@jwt.needs_fresh_token_loader
+def _needs_fresh(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Response:
+    return _unauthorized("A fresh sign-in is needed.")
+
+
+@jwt.token_verification_failed_loader
+def _verification_failed(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Response:
+    return _unauthorized("The token is invalid.")

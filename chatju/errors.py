@@ -1,0 +1,98 @@
+"""One error shape for every failure: {"error": {"code", "message", "details"?}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "INVALID_STATE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    502: "GATEWAY_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+HTTP_MESSAGES = {
+    400: "The request is malformed.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "The request body is too large.",
+    415: "The request body must be JSON (Content-Type: application/json).",
+    429: "Too many requests; retry later.",
+}
+
+
+class APIError(Exception):
+    """An error the client is meant to see, with its status and stable code."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    response = jsonify(error=body)
+    response.status_code = status
+    return response
+
+
+def validation_details(exc: ValidationError) -> dict[str, Any]:
+    """Field paths and messages, never the submitted values (they may be secrets)."""
+    fields = [
+        {"field": ".".join(str(part) for part in err["loc"]) or "body", "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    return {"fields": fields}
+
+
+def _api_error(exc: APIError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def _validation_error(exc: ValidationError) -> Response:
+    if any(err["type"] == "json_invalid" for err in exc.errors()):
+        return error_response(400, "VALIDATION_ERROR", "The request body is not valid JSON.")
+    return error_response(400, "VALIDATION_ERROR", "The request is invalid.", validation_details(exc))
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    code = HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "VALIDATION_ERROR")
+    message = HTTP_MESSAGES.get(status) or exc.description or "Error."
+    if status == 400 and exc.description and "JSON" in exc.description:
+        message = "The request body is not valid JSON."
+    response = error_response(status, code, message)
+    if status == 405 and exc.get_response().headers.get("Allow"):
+        response.headers["Allow"] = exc.get_response().headers["Allow"]
+    return response
+
+
+def _unhandled(exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(APIError, _api_error)
+    app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unhandled)

@@ -1,0 +1,116 @@
+"""Sending Celery tasks from the app: by stable name, and only after the commit.
+
+`chatju` never imports `tasks`; it names a task (`auth.send_magic_link`) and the
+worker, which imports both, runs it. A task asked for inside a transaction is
+held on the session and sent when that transaction commits, so a worker never
+looks for a row that is not there yet; a rollback drops it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from chatju.config import Settings
+from chatju.extensions import db
+
+log = logging.getLogger(__name__)
+PENDING = "chatju.pending_tasks"
+
+
+class EnqueueError(Exception):
+    """The transaction committed but a task could not be handed to the broker."""
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings shared by the app's producer and the worker (`celeryconfig.py`)."""
+    config: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "result_backend": settings.result_backend,
+        "task_default_queue": settings.celery_queue,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # At-least-once: a task is acknowledged only when it has finished, and
+        # redelivered if its worker dies; tasks are written to be idempotent.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "result_expires": 3600,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "worker_hijack_root_logger": False,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 3,
+        # A web request must not hang on a dead broker.
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+        "beat_schedule_filename": str(settings.instance_dir / "celerybeat-schedule"),
+    }
+    if settings.redis_url:
+        # Minutes, not the default hour, before an unacknowledged task is redelivered.
+        config["broker_transport_options"] = {
+            "visibility_timeout": 300,
+            "global_keyprefix": settings.redis_key_prefix,
+            "socket_connect_timeout": 3,
+        }
+        config["result_backend_transport_options"] = {"global_keyprefix": settings.redis_key_prefix}
+    else:
+        config["broker_transport_options"] = {"polling_interval": 0.2, "visibility_timeout": 300}
+    return config
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    producer = Celery("chatju", set_as_current=False)
+    producer.conf.update(celery_config(settings))
+    app.extensions["chatju.celery"] = producer
+
+
+def producer() -> Celery:
+    return current_app.extensions["chatju.celery"]
+
+
+def send(name: str, args: Sequence[Any] = (), **options: Any) -> None:
+    """Send a task now (outside any transaction); raise EnqueueError when the broker refuses."""
+    try:
+        producer().send_task(name, args=list(args), **options)
+    except Exception as exc:  # kombu raises many transport-specific errors
+        log.error("could not enqueue task", extra={"task": name, "error": type(exc).__name__})
+        raise EnqueueError(name) from exc
+
+
+def enqueue_after_commit(name: str, args: Sequence[Any] = (), **options: Any) -> None:
+    """Send the task once the current transaction commits; drop it on rollback."""
+    db.session().info.setdefault(PENDING, []).append((name, tuple(args), options))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    pending = session.info.pop(PENDING, [])
+    failed = []
+    for name, args, options in pending:
+        try:
+            send(name, args, **options)
+        except EnqueueError:
+            failed.append(name)
+    if failed:
+        raise EnqueueError(", ".join(failed))
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(PENDING, None)
+
+
+def broker_reachable(timeout: float = 2.0) -> bool:
+    try:
+        with producer().connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        return True
+    except Exception:  # any transport error means "not ready"
+        return False

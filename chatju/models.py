@@ -1,0 +1,8 @@
+"""Every model, imported in one place so the metadata (and Alembic) sees them all."""
+
+from chatju.auth.models import MagicLink, User
+from chatju.idempotency.models import IdempotencyKey
+from chatju.payments.models import Payment, PaymentEvent
+from chatju.webhooks.models import WebhookEvent
+
+__all__ = ["IdempotencyKey", "MagicLink", "Payment", "PaymentEvent", "User", "WebhookEvent"]

@@ -1,0 +1,107 @@
+"""Payments and their append-only ledger."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chatju.db import BigIntPK, TimestampMixin, enum_column, utcnow
+from chatju.extensions import db
+
+
+class Provider(enum.StrEnum):
+    TOSS = "toss"
+    STRIPE = "stripe"
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    PAID = "PAID"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+
+
+class EventSource(enum.StrEnum):
+    API = "api"
+    WEBHOOK = "webhook"
+    RECONCILE = "reconcile"
+    REFUND = "refund"
+    ADMIN = "admin"
+
+
+class LedgerKind(enum.StrEnum):
+    TRANSITION = "transition"  # the status (or refunded amount) changed
+    IGNORED = "ignored"  # a transition the state machine refused, kept for the record
+    FLAG = "flag"  # DISPUTED or NEEDS_REVIEW raised
+    NOTE = "note"  # anything else worth auditing (a refused refund, a bound key)
+
+
+class Payment(TimestampMixin, db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= amount", name="refunded_within_amount"
+        ),
+        # History: newest first per user, keyset on (created_at, id).
+        sa.Index("ix_payments_user_created", "user_id", sa.text("created_at DESC"), sa.text("id DESC")),
+        # Reconciliation scans by status and age.
+        sa.Index("ix_payments_status_updated", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    order_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    provider: Mapped[Provider] = mapped_column(enum_column(Provider, "provider", 10))
+    status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus, "status"))
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    order_name: Mapped[str] = mapped_column(sa.String(100))
+    refunded_amount: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # Gateway references: each unique, so one gateway payment is never two of ours.
+    payment_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    client_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    method: Mapped[str | None] = mapped_column(sa.String(20))
+    card_brand: Mapped[str | None] = mapped_column(sa.String(40))
+    card_last4: Mapped[str | None] = mapped_column(sa.String(4))
+    receipt_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    failure_code: Mapped[str | None] = mapped_column(sa.String(100))
+    failure_message: Mapped[str | None] = mapped_column(sa.String(500))
+    failure_decline_code: Mapped[str | None] = mapped_column(sa.String(100))
+    disputed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    needs_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Toss's per-payment secret, echoed in DEPOSIT_CALLBACK webhooks.
+    gateway_secret: Mapped[str | None] = mapped_column(sa.String(100))
+    paid_at: Mapped[datetime | None]
+
+    @property
+    def flags(self) -> list[str]:
+        return [name for name, on in (("DISPUTED", self.disputed), ("NEEDS_REVIEW", self.needs_review)) if on]
+
+
+class PaymentEvent(db.Model):
+    """One row per change to a payment (or refused change); never updated or deleted."""
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[LedgerKind] = mapped_column(enum_column(LedgerKind, "kind"))
+    from_status: Mapped[PaymentStatus | None] = mapped_column(enum_column(PaymentStatus, "from_status"))
+    to_status: Mapped[PaymentStatus | None] = mapped_column(enum_column(PaymentStatus, "to_status"))
+    amount: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source: Mapped[EventSource] = mapped_column(enum_column(EventSource, "source", 10))
+    gateway_reference: Mapped[str | None] = mapped_column(sa.String(255))
+    actor: Mapped[str | None] = mapped_column(sa.String(254))
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    detail: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

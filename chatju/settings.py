@@ -1,0 +1,11 @@
+"""Access to the running app's settings."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from chatju.config import Settings
+
+
+def current_settings() -> Settings:
+    return current_app.extensions["chatju.settings"]
