@@ -1,6 +1,10 @@
 """The Celery app: `celery -A tasks worker`, `celery -A tasks beat`."""
 
+import os
+from typing import Any
+
 from celery import Celery
+from celery.signals import setup_logging
 
 from tasks.base import AppTask
 
@@ -10,3 +14,11 @@ app.conf.include = ["tasks.auth"]
 app.conf.beat_schedule = {}
 
 celery = app
+
+
+@setup_logging.connect
+def _json_logging(**kwargs: Any) -> None:
+    """Workers and beat log JSON lines like the web app."""
+    from chatju.logs import configure_logging
+
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())

@@ -1,0 +1,37 @@
+# ChatJu Payments: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+PORT ?= 8000
+
+.PHONY: run test lint migrate clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## Create the virtualenv, migrate, and start web + worker + beat on the embedded default.
+run: $(STAMP) migrate
+	@echo ""
+	@echo "  ChatJu Payments is starting at http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)"
+	@echo "  Try: curl http://127.0.0.1:$(PORT)/healthz  and  curl http://127.0.0.1:$(PORT)/products"
+	@echo ""
+	CHATJU_WEB_PORT=$(PORT) $(BIN)/honcho --procfile Procfile.dev start
+
+migrate: $(STAMP)
+	$(BIN)/flask --app wsgi db upgrade
+
+## The whole suite (PostgreSQL and Redis on 127.0.0.1 are used when reachable).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
