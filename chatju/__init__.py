@@ -56,8 +56,12 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.access_token_seconds),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.refresh_token_seconds),
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
-        "RATELIMIT_KEY_PREFIX": f"{settings.redis_key_prefix}ratelimit",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"key_prefix": f"{settings.redis_key_prefix}limits"} if settings.redis_url else {},
+        # Retry-After goes on 429 answers only (chatju.errors), not on every response.
+        "RATELIMIT_HEADERS_ENABLED": False,
+        # Redis down must not turn every limited route into a 500: count in memory meanwhile.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_DEFAULT": settings.rate_limit_default,
         "RATELIMIT_DEFAULTS_EXEMPT_WHEN": None,
     }

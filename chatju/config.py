@@ -18,10 +18,10 @@ INSTANCE_DIR = ROOT / "instance"
 
 # Keys of the bundled gateway sandbox: fine on a laptop, refused in production.
 SANDBOX_TOSS_CLIENT_KEY = "test_ck_chatjuSandboxClientKey0000"
-SANDBOX_TOSS_SECRET_KEY = "test_sk_chatjuSandboxSecretKey0000"
-SANDBOX_STRIPE_SECRET_KEY = "sk_test_chatjuSandboxSecretKey0000"
+SANDBOX_TOSS_SECRET_KEY = "test_sk_chatjuSandboxSecretKey0000"  # noqa: S105 (public sandbox key)
+SANDBOX_STRIPE_SECRET_KEY = "sk_test_chatjuSandboxSecretKey0000"  # noqa: S105 (public sandbox key)
 SANDBOX_STRIPE_PUBLISHABLE_KEY = "pk_test_chatjuSandboxPublishableKey0"
-SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_chatjuSandboxWebhookSecret000"
+SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_chatjuSandboxWebhookSecret000"  # noqa: S105 (public sandbox key)
 SANDBOX_KEYS = frozenset(
     {
         SANDBOX_TOSS_CLIENT_KEY,
@@ -69,10 +69,19 @@ def _dev_jwt_secret(instance_dir: Path) -> str:
     """A random signing key generated once per checkout (development only)."""
     path = instance_dir / "jwt-secret"
     if not path.exists():
+        # Written whole to a private temporary file, then linked into place: processes
+        # starting together all read the one key that won, never a half-written file.
         instance_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = instance_dir / f".jwt-secret-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -155,8 +164,7 @@ class Settings:
         return cls(
             env=mode,
             instance_dir=instance_dir,
-            database_url=env.get("DATABASE_URL", "").strip()
-            or f"sqlite:///{instance_dir / 'chatju.sqlite'}",
+            database_url=env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance_dir / 'chatju.sqlite'}",
             redis_url=redis_url,
             redis_key_prefix=prefix,
             celery_queue=env.get("CELERY_QUEUE", "").strip() or "chatju",
@@ -182,8 +190,7 @@ class Settings:
                 env.get("TOSS_API_BASE", "").strip()
                 or ("https://api.tosspayments.com" if live else f"{sandbox_base}/toss")
             ).rstrip("/"),
-            stripe_secret_key=env.get("STRIPE_SECRET_KEY", "").strip()
-            or ("" if live else SANDBOX_STRIPE_SECRET_KEY),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY", "").strip() or ("" if live else SANDBOX_STRIPE_SECRET_KEY),
             stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", "").strip()
             or ("" if live else SANDBOX_STRIPE_PUBLISHABLE_KEY),
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", "").strip()
@@ -238,11 +245,7 @@ class Settings:
                 found.append(f"{name} is half-configured: {', '.join(missing)} missing")
         if not enabled:
             found.append("no gateway is configured: set the TOSS_* or STRIPE_* keys")
-        sandbox = [
-            name
-            for name in TOSS_KEYS + STRIPE_KEYS
-            if getattr(self, name.lower()) in SANDBOX_KEYS
-        ]
+        sandbox = [name for name in TOSS_KEYS + STRIPE_KEYS if getattr(self, name.lower()) in SANDBOX_KEYS]
         if sandbox:
             found.append(f"{', '.join(sandbox)} hold the sandbox's built-in keys")
         return found

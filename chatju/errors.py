@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from flask_limiter import RateLimitExceeded
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from chatju.extensions import limiter
+from chatju.jobs import EnqueueError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +44,7 @@ HTTP_MESSAGES = {
 class APIError(Exception):
     """An error the client is meant to see, with its status and stable code."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None):
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -86,6 +92,23 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
+def _rate_limited(exc: RateLimitExceeded) -> Response:
+    response = error_response(429, "RATE_LIMITED", HTTP_MESSAGES[429])
+    current = limiter.current_limit
+    wait = int(current.reset_at - time.time()) if current else 60
+    response.headers["Retry-After"] = str(max(wait, 1))
+    return response
+
+
+def _enqueue_failed(exc: Exception) -> Response:
+    return error_response(503, "SERVICE_UNAVAILABLE", "The service is busy; retry in a moment.")
+
+
+def _database_unavailable(exc: OperationalError) -> Response:
+    log.error("database unavailable", extra={"error": type(exc.orig).__name__})
+    return error_response(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")
+
+
 def _unhandled(exc: Exception) -> Response:
     log.exception("unhandled error")
     return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
@@ -95,4 +118,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, _api_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(EnqueueError, _enqueue_failed)
+    app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(Exception, _unhandled)

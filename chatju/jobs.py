@@ -59,9 +59,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "global_keyprefix": settings.redis_key_prefix,
             "socket_connect_timeout": 3,
         }
-        config["result_backend_transport_options"] = {"global_keyprefix": settings.redis_key_prefix}
+        config["result_backend_transport_options"] = {
+            "global_keyprefix": settings.redis_key_prefix,
+            # The default retries for 20 s: far too long inside a web request.
+            "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+        }
     else:
-        config["broker_transport_options"] = {"polling_interval": 0.2, "visibility_timeout": 300}
+        # kombu's SQLAlchemy transport hands these to create_engine; it polls once a second.
+        config["broker_transport_options"] = {"connect_args": {"timeout": 10}}
     return config
 
 
@@ -108,9 +113,12 @@ def _drop_pending(session: Session) -> None:
 
 
 def broker_reachable(timeout: float = 2.0) -> bool:
+    """Connect and declare our queue: exercises the transport the way sending a task does."""
+    celery = producer()
     try:
-        with producer().connection_for_write() as conn:
+        with celery.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)
+            conn.default_channel.queue_declare(queue=celery.conf.task_default_queue, durable=True, auto_delete=False)
         return True
     except Exception:  # any transport error means "not ready"
         return False

@@ -16,7 +16,10 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 SECRET_PATTERNS = [
     (re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
     (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), "[redacted-jwt]"),
-    (re.compile(r"\b((?:test|live)_(?:sk|ck|gsk|gck)_|(?:sk|rk|pk)_(?:test|live)_|whsec_)[A-Za-z0-9]+"), r"\1[redacted]"),
+    (
+        re.compile(r"\b((?:test|live)_(?:sk|ck|gsk|gck)_|(?:sk|rk|pk)_(?:test|live)_|whsec_)[A-Za-z0-9]+"),
+        r"\1[redacted]",
+    ),
     (re.compile(r"(?i)(token|secret|password|client_secret)(\"?\s*[=:]\s*\"?)[^\s\"&,}]+"), r"\1\2[redacted]"),
 ]
 

@@ -33,7 +33,8 @@ def build_message(settings: Settings, mail: Mail) -> EmailMessage:
     message["Subject"] = mail.subject
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = mail.message_id or make_msgid(domain="chatju.app")
-    message.set_content(mail.text)
+    # 8bit keeps a long link on one readable line in the .eml (no quoted-printable).
+    message.set_content(mail.text, cte="8bit")
     return message
 
 
@@ -42,7 +43,7 @@ def send_mail(settings: Settings, mail: Mail) -> None:
     if settings.mail_url:
         _send_smtp(settings.mail_url, message)
     else:
-        _write_eml(settings.mail_dir, message)
+        _write_eml(settings.mail_dir, message, show_in_log=settings.env == "development")
 
 
 def _send_smtp(url: str, message: EmailMessage) -> None:
@@ -65,13 +66,14 @@ def _send_smtp(url: str, message: EmailMessage) -> None:
     log.info("mail sent", extra={"to_domain": message["To"].rpartition("@")[2], "subject": message["Subject"]})
 
 
-def _write_eml(directory: Path, message: EmailMessage) -> None:
+def _write_eml(directory: Path, message: EmailMessage, show_in_log: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     stem = message["Message-ID"].strip("<>").replace("@", "_").replace("/", "_")
     path = directory / f"{stem}.eml"
     path.write_bytes(bytes(message))
-    # Development only (production refuses to start without MAIL_URL): the
-    # message goes to the log too, so a developer can follow the sign-in link.
-    log.info(
-        "mail written to %s\n%s", path, message.get_content(), extra={"dev_mail": True}
-    )
+    if show_in_log:
+        # Development only (production refuses to start without MAIL_URL): the
+        # message goes to the log too, so a developer can follow the sign-in link.
+        log.info("mail written to %s\n%s", path, message.get_content(), extra={"dev_mail": True})
+    else:
+        log.info("mail written to %s", path)

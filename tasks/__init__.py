@@ -21,4 +21,4 @@ def _json_logging(**kwargs: Any) -> None:
     """Workers and beat log JSON lines like the web app."""
     from chatju.logs import configure_logging
 
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+    configure_logging((os.environ.get("LOG_LEVEL", "").strip() or "INFO").upper())

@@ -91,13 +91,14 @@ def app(session_app: Flask) -> Iterator[Flask]:
 
 def empty_tables() -> None:
     db.session.remove()
-    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+    tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            names = ", ".join(table.name for table in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
-            for name in tables:
-                conn.execute(sa.text(f"DELETE FROM {name}"))
+            for table in tables:
+                conn.execute(table.delete())
 
 
 @pytest.fixture

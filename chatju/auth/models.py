@@ -13,9 +13,7 @@ from chatju.extensions import db
 
 class User(TimestampMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (
-        sa.CheckConstraint("premium_readings >= 0", name="premium_readings_not_negative"),
-    )
+    __table_args__ = (sa.CheckConstraint("premium_readings >= 0", name="premium_readings_not_negative"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)

@@ -9,8 +9,8 @@ from chatju.auth import service, tokens
 from chatju.auth.schemas import MagicLinkRequest, MagicLinkVerify, ProfileUpdate, user_json
 from chatju.errors import APIError
 from chatju.extensions import db, limiter
-from chatju.validation import json_body
 from chatju.settings import current_settings
+from chatju.validation import json_body
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 

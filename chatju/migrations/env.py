@@ -31,7 +31,7 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
-def _skip_empty_autogenerate(context, revision, directives) -> None:  # noqa: ANN001
+def _skip_empty_autogenerate(context, revision, directives) -> None:
     if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
         directives[:] = []
 

@@ -48,9 +48,7 @@ class Payment(TimestampMixin, db.Model):
     __tablename__ = "payments"
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
-        sa.CheckConstraint(
-            "refunded_amount >= 0 AND refunded_amount <= amount", name="refunded_within_amount"
-        ),
+        sa.CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refunded_within_amount"),
         # History: newest first per user, keyset on (created_at, id).
         sa.Index("ix_payments_user_created", "user_id", sa.text("created_at DESC"), sa.text("id DESC")),
         # Reconciliation scans by status and age.

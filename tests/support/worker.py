@@ -27,10 +27,10 @@ class WorkerProcess:
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "-Q", self.env["CELERY_QUEUE"], "--loglevel=INFO",
         ]  # fmt: skip
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
+            )
         self._wait_ready()
         return self
 
