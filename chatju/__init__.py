@@ -25,6 +25,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config.update(flask_config(settings))
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["chatju.settings"] = settings
 
     import chatju.models  # noqa: F401  (registers every table on the metadata)
