@@ -14,13 +14,16 @@ $(STAMP): requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## Create the virtualenv, migrate, and start web + worker + beat on the embedded default.
+## Create the virtualenv, migrate, and start web + worker + beat + the gateway sandbox.
 run: $(STAMP) migrate
 	@echo ""
 	@echo "  ChatJu Payments is starting at http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)"
 	@echo "  Try: curl http://127.0.0.1:$(PORT)/healthz  and  curl http://127.0.0.1:$(PORT)/products"
 	@echo ""
-	CHATJU_WEB_PORT=$(PORT) $(BIN)/honcho --procfile Procfile.dev start
+	CHATJU_WEB_PORT=$(PORT) \
+	SANDBOX_TOSS_WEBHOOK_URL=$${SANDBOX_TOSS_WEBHOOK_URL:-http://127.0.0.1:$(PORT)/payment/toss/webhook} \
+	FRONTEND_URL=$${FRONTEND_URL:-http://127.0.0.1:$(PORT)/demo} \
+	$(BIN)/honcho --procfile Procfile.dev start
 
 migrate: $(STAMP)
 	$(BIN)/flask --app wsgi db upgrade

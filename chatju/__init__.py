@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from chatju.config import Settings, load_dotenv_for_development
 
@@ -27,6 +28,10 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["chatju.settings"] = settings
+    if settings.trusted_proxy_hops:
+        # Behind a load balancer: the client address (rate limits) comes from X-Forwarded-For.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     import chatju.models  # noqa: F401  (registers every table on the metadata)
 
@@ -75,12 +80,18 @@ def settings_origin(settings: Settings) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from chatju.api.payments import bp as payments_bp
+    from chatju.api.toss import bp as toss_bp
     from chatju.auth.cli import cli as auth_cli
     from chatju.auth.routes import bp as auth_bp
     from chatju.health import bp as health_bp
     from chatju.products import bp as products_bp
+    from chatju.webhooks.routes import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(products_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(toss_bp)
+    app.register_blueprint(payments_bp)
+    app.register_blueprint(webhooks_bp)
     app.cli.add_command(auth_cli)

@@ -109,6 +109,10 @@ class Settings:
     rate_limit_auth: str
     rate_limit_default: str
     product_prices: dict[str, int]
+    max_amounts: dict[str, int]
+    rate_limit_payment: str
+    rate_limit_webhook: str
+    trusted_proxy_hops: int
     toss_client_key: str
     toss_secret_key: str
     toss_api_base: str
@@ -184,6 +188,10 @@ class Settings:
             rate_limit_auth=env.get("RATE_LIMIT_AUTH", "").strip() or "30 per minute",
             rate_limit_default=env.get("RATE_LIMIT_DEFAULT", "").strip() or "300 per minute",
             product_prices=_prices(env, "PREMIUM_READING_PRICES", "KRW=13000,USD=1000"),
+            max_amounts=_prices(env, "PAYMENT_MAX_AMOUNTS", "KRW=1000000,USD=100000,EUR=100000,GBP=100000,JPY=150000"),
+            rate_limit_payment=env.get("RATE_LIMIT_PAYMENT", "").strip() or "30 per minute",
+            rate_limit_webhook=env.get("RATE_LIMIT_WEBHOOK", "").strip() or "300 per minute",
+            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
             toss_client_key=env.get("TOSS_CLIENT_KEY", "").strip() or ("" if live else SANDBOX_TOSS_CLIENT_KEY),
             toss_secret_key=env.get("TOSS_SECRET_KEY", "").strip() or ("" if live else SANDBOX_TOSS_SECRET_KEY),
             toss_api_base=(

@@ -61,13 +61,13 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
-def enum_column(enum_cls: type, name: str, length: int = 20) -> sa.Enum:
-    """An enum stored by value as a string with a CHECK constraint (portable, readable)."""
+def enum_column(enum_cls: type, name: str, length: int = 20, checked: bool = True) -> sa.Enum:
+    """An enum stored by value as a string, with a CHECK constraint unless `checked` is off."""
     return sa.Enum(
         enum_cls,
         name=name,
         native_enum=False,
-        create_constraint=True,
+        create_constraint=checked,
         length=length,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
@@ -87,9 +87,10 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
-def insert_for(session: Any, table: Any) -> Any:
-    """The dialect's INSERT, which offers ON CONFLICT on both PostgreSQL and SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
+def insert_for(bind: Any, table: Any) -> Any:
+    """The dialect's INSERT (for a session or a connection), with ON CONFLICT on both dialects."""
+    dialect = bind.dialect if hasattr(bind, "dialect") else bind.get_bind().dialect
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -1,8 +1,9 @@
 """Every model, imported in one place so the metadata (and Alembic) sees them all."""
 
 from chatju.auth.models import MagicLink, User
+from chatju.gateways.models import GatewayCall
 from chatju.idempotency.models import IdempotencyKey
 from chatju.payments.models import Payment, PaymentEvent
 from chatju.webhooks.models import WebhookEvent
 
-__all__ = ["IdempotencyKey", "MagicLink", "Payment", "PaymentEvent", "User", "WebhookEvent"]
+__all__ = ["GatewayCall", "IdempotencyKey", "MagicLink", "Payment", "PaymentEvent", "User", "WebhookEvent"]

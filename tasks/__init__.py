@@ -10,7 +10,7 @@ from tasks.base import AppTask
 
 app = Celery("chatju", task_cls=AppTask)
 app.config_from_object("celeryconfig")
-app.conf.include = ["tasks.auth"]
+app.conf.include = ["tasks.auth", "tasks.payments", "tasks.webhooks"]
 app.conf.beat_schedule = {}
 
 celery = app

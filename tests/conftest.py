@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from chatju.auth import service as auth_service
 from chatju.auth.tokens import access_token_for
 from chatju.extensions import db
 from tests.support import services
+from tests.support.live import LiveServer, free_port
+from tests.support.sandbox import SandboxProcess
 from tests.support.worker import WorkerProcess
 
 TEST_JWT_SECRET = "test-signing-key-of-this-run-0123456789abcdef"
@@ -54,7 +57,27 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def test_env(request: pytest.FixtureRequest, instance_dir: Path) -> dict[str, str]:
+def live_port() -> int:
+    """The port the app will be served on over HTTP (webhooks from the sandbox arrive there)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def sandbox(instance_dir: Path, live_port: int) -> Iterator[SandboxProcess]:
+    """The gateway sandbox, a separate process spoken to over HTTP like the real gateways."""
+    process = SandboxProcess(
+        instance_dir / "sandbox.log",
+        {
+            "SANDBOX_TOSS_WEBHOOK_URL": f"http://127.0.0.1:{live_port}/payment/toss/webhook",
+            "SANDBOX_WEBHOOK_RETRY_SECONDS": "0.2",
+        },
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def test_env(request: pytest.FixtureRequest, instance_dir: Path, sandbox: SandboxProcess) -> dict[str, str]:
     """The environment of the app and the worker: PostgreSQL and Redis when reachable."""
     env = {
         "CHATJU_ENV": "test",
@@ -68,6 +91,13 @@ def test_env(request: pytest.FixtureRequest, instance_dir: Path) -> dict[str, st
         "REDIS_URL": "",
         "DATABASE_URL": f"sqlite:///{instance_dir / 'chatju.sqlite'}",
         "MAIL_URL": "",
+        "TOSS_API_BASE": sandbox.toss_api_base,
+        "GATEWAY_TIMEOUT_SECONDS": "2",
+        "GATEWAY_RETRY_BACKOFF_SECONDS": "1",
+        "GATEWAY_MAX_RETRIES": "4",
+        "PAYMENT_SYNC_WAIT_SECONDS": "8",
+        "RATE_LIMIT_PAYMENT": "10000 per minute",
+        "RATE_LIMIT_WEBHOOK": "10000 per minute",
     }
     if services.pg_reachable() is None or services.services_required():
         env["DATABASE_URL"] = request.getfixturevalue("pg_database")
@@ -82,14 +112,34 @@ def session_app(test_env: dict[str, str]) -> Flask:
     return create_app(test_env)
 
 
+@pytest.fixture(scope="session")
+def live_server(session_app: Flask, live_port: int) -> Iterator[LiveServer]:
+    server = LiveServer(session_app, live_port).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def app(session_app: Flask) -> Iterator[Flask]:
+def app(session_app: Flask, sandbox: SandboxProcess) -> Iterator[Flask]:
+    sandbox.reset()
     yield session_app
     with session_app.app_context():
         empty_tables()
 
 
-def empty_tables() -> None:
+def empty_tables(attempts: int = 5) -> None:
+    """Empty every table; a worker still finishing a task may deadlock a TRUNCATE, so retry."""
+    for attempt in range(attempts):
+        try:
+            _truncate()
+            return
+        except sa.exc.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
+def _truncate() -> None:
     db.session.remove()
     tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:

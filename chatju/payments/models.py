@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -11,37 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, TimestampMixin, enum_column, utcnow
 from chatju.extensions import db
-
-
-class Provider(enum.StrEnum):
-    TOSS = "toss"
-    STRIPE = "stripe"
-
-
-class PaymentStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    PROCESSING = "PROCESSING"
-    PAID = "PAID"
-    FAILED = "FAILED"
-    CANCELED = "CANCELED"
-    EXPIRED = "EXPIRED"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-    REFUNDED = "REFUNDED"
-
-
-class EventSource(enum.StrEnum):
-    API = "api"
-    WEBHOOK = "webhook"
-    RECONCILE = "reconcile"
-    REFUND = "refund"
-    ADMIN = "admin"
-
-
-class LedgerKind(enum.StrEnum):
-    TRANSITION = "transition"  # the status (or refunded amount) changed
-    IGNORED = "ignored"  # a transition the state machine refused, kept for the record
-    FLAG = "flag"  # DISPUTED or NEEDS_REVIEW raised
-    NOTE = "note"  # anything else worth auditing (a refused refund, a bound key)
+from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider
 
 
 class Payment(TimestampMixin, db.Model):
@@ -79,6 +48,14 @@ class Payment(TimestampMixin, db.Model):
     needs_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Toss's per-payment secret, echoed in DEPOSIT_CALLBACK webhooks.
     gateway_secret: Mapped[str | None] = mapped_column(sa.String(100))
+    # The confirm in flight: its paymentKey is bound to the order only once Toss accepts it.
+    attempt_key: Mapped[str | None] = mapped_column(sa.String(200))
+    attempt_from_status: Mapped[PaymentStatus | None] = mapped_column(
+        enum_column(PaymentStatus, "attempt_from_status", checked=False)
+    )
+    attempt_started_at: Mapped[datetime | None]
+    # When the gateway's view of this payment was last fetched (coalesces re-fetches).
+    synced_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
 
     @property

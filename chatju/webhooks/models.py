@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, enum_column, utcnow
 from chatju.extensions import db
-from chatju.payments.models import Provider
+from chatju.payments.states import Provider
 
 
 class InboxState(enum.StrEnum):

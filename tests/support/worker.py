@@ -22,11 +22,21 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         command = [
-            sys.executable, "-m", "celery", "-A", "tasks", "worker",
-            "--pool=threads", f"--concurrency={self.concurrency}",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-Q", self.env["CELERY_QUEUE"], "--loglevel=INFO",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "worker",
+            "--pool=threads",
+            f"--concurrency={self.concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            self.env["CELERY_QUEUE"],
+            "--loglevel=INFO",
+        ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT

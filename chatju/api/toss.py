@@ -1,0 +1,55 @@
+"""Toss routes: create an order, confirm it after the checkout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask_jwt_extended import jwt_required
+
+from chatju.auth.tokens import signed_in_user
+from chatju.errors import APIError
+from chatju.extensions import db, limiter
+from chatju.idempotency.service import idempotent
+from chatju.payments import toss
+from chatju.payments.schemas import TossConfirm, TossCreate, payment_json
+from chatju.payments.service import wait_for_attempt
+from chatju.payments.states import PaymentStatus
+from chatju.settings import current_settings
+from chatju.validation import json_body
+
+bp = Blueprint("toss", __name__, url_prefix="/payment/toss")
+
+
+def _user_id() -> int:
+    return signed_in_user().id
+
+
+@bp.post("/create")
+@jwt_required()
+@limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
+@idempotent("toss.create", _user_id)
+def create() -> tuple[dict[str, Any], int]:
+    body = json_body(TossCreate)
+    user = signed_in_user()
+    payment = toss.create_toss_order(user.id, body.amount, body.orderName, body.productId)
+    return {**payment_json(payment), **toss.checkout_fields(payment, user.customer_key)}, 201
+
+
+@bp.post("/confirm")
+@jwt_required()
+@limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
+def confirm() -> tuple[dict[str, Any], int]:
+    body = json_body(TossConfirm)
+    start = toss.begin_confirm(_user_id(), body.orderId, body.paymentKey, body.amount)
+    payment_id = start.payment.id
+    db.session.commit()  # the task is sent now, after the attempt is on record
+    if start.attempt_key is None:
+        return payment_json(start.payment), 202 if start.payment.status == PaymentStatus.PROCESSING else 200
+    payment, settled = wait_for_attempt(payment_id, start.attempt_key, current_settings().payment_sync_wait_seconds)
+    if not settled or payment.status == PaymentStatus.PROCESSING:
+        return payment_json(payment), 202  # still running, or a virtual account awaiting its deposit
+    withdrawn = toss.withdrawal(payment, start.attempt_key) if payment.payment_key != start.attempt_key else None
+    if withdrawn is not None:
+        raise APIError(400, withdrawn.get("code", "NOT_FOUND_PAYMENT_SESSION"), withdrawn.get("message", ""))
+    return payment_json(payment), 200

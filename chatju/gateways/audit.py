@@ -1,0 +1,49 @@
+"""Writing the gateway call audit trail, independent of the caller's transaction.
+
+A call is recorded even when the task that made it rolls back or retries: the
+trail is of what was sent, not of what we kept.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from chatju.extensions import db
+from chatju.gateways.base import CallRecord
+from chatju.gateways.models import GatewayCall
+
+log = logging.getLogger(__name__)
+
+
+def record_call(call: CallRecord) -> None:
+    log.info(
+        "gateway call",
+        extra={
+            "gateway": str(call.provider),
+            "operation": call.operation,
+            "order_id": call.order_id,
+            "http_status": call.http_status,
+            "outcome": call.outcome,
+            "error_code": call.error_code,
+            "duration_ms": call.duration_ms,
+        },
+    )
+    try:
+        with Session(db.engine) as session, session.begin():
+            session.add(
+                GatewayCall(
+                    provider=call.provider,
+                    operation=call.operation,
+                    order_id=call.order_id,
+                    idempotency_key=call.idempotency_key,
+                    http_status=call.http_status,
+                    duration_ms=call.duration_ms,
+                    outcome=call.outcome,
+                    error_code=call.error_code,
+                    response=dict(call.response) if call.response is not None else None,
+                )
+            )
+    except Exception:  # the audit row must never turn a gateway answer into a failure
+        log.exception("could not record gateway call", extra={"order_id": call.order_id})

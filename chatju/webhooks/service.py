@@ -1,0 +1,95 @@
+"""The inbox: store each delivery once, hand it to a worker, record how it ended."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from chatju.db import insert_for, utcnow
+from chatju.extensions import db
+from chatju.jobs import EnqueueError, send
+from chatju.payments.states import Provider
+from chatju.webhooks.models import InboxState, WebhookEvent
+
+log = logging.getLogger(__name__)
+PROCESS_TASK = "webhooks.process"
+KEPT_HEADERS = ("content-type", "user-agent", "stripe-signature")
+
+
+def kept_headers(headers: Any) -> dict[str, str]:
+    """The delivery headers worth keeping: the gateway's own and a few standard ones."""
+    return {
+        name.lower(): value
+        for name, value in headers.items()
+        if name.lower().startswith("tosspayments-") or name.lower() in KEPT_HEADERS
+    }
+
+
+def store(
+    provider: Provider,
+    event_id: str,
+    event_type: str | None,
+    order_id: str | None,
+    body: str,
+    headers: dict[str, str],
+    gateway_created_at: datetime | None,
+    state: InboxState = InboxState.RECEIVED,
+) -> tuple[int, bool]:
+    """Insert the event unless it is already there; returns (inbox id, first delivery?)."""
+    table = WebhookEvent.__table__
+    inserted = db.session.execute(
+        insert_for(db.session, table)
+        .values(
+            provider=provider,
+            event_id=event_id,
+            event_type=event_type,
+            order_id=order_id,
+            body=body,
+            headers=headers,
+            state=state,
+            gateway_created_at=gateway_created_at,
+            received_at=utcnow(),
+            processed_at=utcnow() if state == InboxState.IGNORED else None,
+            last_error="unknown event type" if state == InboxState.IGNORED else None,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(table.c.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return inserted, True
+    existing = db.session.execute(
+        sa.update(table)
+        .where(table.c.provider == provider, table.c.event_id == event_id)
+        .values(deliveries=table.c.deliveries + 1)
+        .returning(table.c.id)
+    ).scalar_one()
+    return existing, False
+
+
+def enqueue(event_id: int) -> bool:
+    """Hand the event to a worker; if the broker is down, the beat re-drive will."""
+    try:
+        send(PROCESS_TASK, (event_id,))
+        return True
+    except EnqueueError:
+        log.warning("webhook stored but not enqueued", extra={"inbox_id": event_id})
+        return False
+
+
+def finish(event: WebhookEvent, state: InboxState, note: str | None = None) -> None:
+    event.state = state
+    event.processed_at = utcnow()
+    event.last_error = note
+
+
+def record_failure(event_id: int, error: str, final: bool) -> None:
+    """Count the attempt and keep the error, in its own transaction (the task's rolls back)."""
+    with db.engine.begin() as conn:
+        table = WebhookEvent.__table__
+        values: dict[str, Any] = {"attempts": table.c.attempts + 1, "last_error": error[:2000]}
+        if final:
+            values["state"] = InboxState.FAILED
+        conn.execute(sa.update(table).where(table.c.id == event_id).values(**values))

@@ -1,0 +1,34 @@
+"""Inbox processing."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import Task
+
+from chatju.extensions import db
+from chatju.settings import current_settings
+from chatju.webhooks import service
+from chatju.webhooks.processing import process_event
+from tasks import app
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name="webhooks.process", bind=True, max_retries=None)
+def process(self: Task, event_id: int) -> str | None:
+    """Process one stored event; on failure retry with backoff, then keep it as failed."""
+    try:
+        state = process_event(event_id)
+    except Exception as exc:
+        db.session.rollback()
+        settings = current_settings()
+        final = self.request.retries >= settings.gateway_max_retries
+        service.record_failure(event_id, f"{type(exc).__name__}: {exc}", final)
+        if final:
+            log.error("webhook event failed for good", extra={"inbox_id": event_id})
+            return "failed"
+        base = settings.gateway_retry_backoff_seconds
+        raise self.retry(countdown=base * 2**self.request.retries + random.uniform(0, base)) from exc  # noqa: S311
+    return str(state) if state else None
