@@ -123,6 +123,7 @@ def live_server(session_app: Flask, live_port: int) -> Iterator[LiveServer]:
 def app(session_app: Flask, sandbox: SandboxProcess) -> Iterator[Flask]:
     sandbox.reset()
     yield session_app
+    sandbox.reset()  # first, so no webhook of this test lands after the tables are emptied
     with session_app.app_context():
         empty_tables()
 

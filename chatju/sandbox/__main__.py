@@ -1,0 +1,22 @@
+"""`python -m chatju.sandbox`: serve the sandbox on 127.0.0.1:SANDBOX_PORT (threaded)."""
+
+from __future__ import annotations
+
+import logging
+
+from chatju.config import load_dotenv_for_development
+from chatju.sandbox import create_app
+
+HOST = "127.0.0.1"  # the control API is unauthenticated: never bind a public interface
+
+
+def main() -> None:
+    load_dotenv_for_development()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app()
+    port = app.extensions["chatju.sandbox"].config.port
+    app.run(host=HOST, port=port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The sandbox's settings, read once from the environment (every variable is optional)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chatju.config import SANDBOX_TOSS_CLIENT_KEY, SANDBOX_TOSS_SECRET_KEY
+
+
+class SandboxConfigError(ValueError):
+    """An environment variable of the sandbox holds an unusable value."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SandboxConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise SandboxConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    port: int = 8081
+    toss_client_key: str = SANDBOX_TOSS_CLIENT_KEY
+    toss_secret_key: str = SANDBOX_TOSS_SECRET_KEY
+    toss_webhook_url: str = "http://127.0.0.1:8000/payment/toss/webhook"
+    toss_confirm_window_seconds: float = 600.0
+    webhook_retry_seconds: float = 60.0
+    webhook_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SandboxConfig:
+        return cls(
+            port=int(_number(env, "SANDBOX_PORT", 8081, minimum=1)),
+            toss_client_key=env.get("TOSS_CLIENT_KEY", "").strip() or SANDBOX_TOSS_CLIENT_KEY,
+            toss_secret_key=env.get("TOSS_SECRET_KEY", "").strip() or SANDBOX_TOSS_SECRET_KEY,
+            toss_webhook_url=env.get("SANDBOX_TOSS_WEBHOOK_URL", "").strip() or cls.toss_webhook_url,
+            toss_confirm_window_seconds=_number(env, "SANDBOX_TOSS_CONFIRM_WINDOW_SECONDS", 600.0),
+            webhook_retry_seconds=_number(env, "SANDBOX_WEBHOOK_RETRY_SECONDS", 60.0),
+            webhook_timeout_seconds=_number(env, "SANDBOX_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.01),
+        )

@@ -1,0 +1,105 @@
+"""A tiny webhook receiver on 127.0.0.1: records every POST, answers the statuses it is told."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    answered: int
+
+    @property
+    def order_id(self) -> str | None:
+        return self.body.get("orderId") or self.body.get("data", {}).get("orderId")
+
+    @property
+    def event_type(self) -> str:
+        return self.body.get("eventType", "DEPOSIT_CALLBACK")
+
+    @property
+    def transmission_id(self) -> str:
+        return self.headers["tosspayments-webhook-transmission-id"]
+
+
+class WebhookReceiver:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self._answers: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                status = receiver._record(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/payment/toss/webhook"
+
+    def start(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def _record(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> int:
+        with self._lock:
+            status = self._answers.pop(0) if self._answers else 200
+            self._received.append(Received(path, headers, body, status))
+            return status
+
+    def answer_with(self, *statuses: int) -> None:
+        """Answer the next POSTs with these statuses (then 200 again)."""
+        with self._lock:
+            self._answers = list(statuses)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._received.clear()
+            self._answers.clear()
+
+    def received(self, order_id: str | None = None) -> list[Received]:
+        with self._lock:
+            return [r for r in self._received if order_id in (None, r.order_id)]
+
+    def wait_for(self, order_id: str, count: int, timeout: float = 5.0) -> list[Received]:
+        """Wait until `count` POSTs about `order_id` have arrived; return them all."""
+        return wait_until(lambda: self.received(order_id), lambda got: len(got) >= count, timeout)
+
+
+def wait_until(
+    read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 5.0, interval: float = 0.02
+) -> Any:
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+        time.sleep(interval)
+        value = read()
+    return value
