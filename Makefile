@@ -22,6 +22,7 @@ run: $(STAMP) migrate
 	@echo ""
 	CHATJU_WEB_PORT=$(PORT) \
 	SANDBOX_TOSS_WEBHOOK_URL=$${SANDBOX_TOSS_WEBHOOK_URL:-http://127.0.0.1:$(PORT)/payment/toss/webhook} \
+	SANDBOX_STRIPE_WEBHOOK_URL=$${SANDBOX_STRIPE_WEBHOOK_URL:-http://127.0.0.1:$(PORT)/payment/stripe/webhook} \
 	FRONTEND_URL=$${FRONTEND_URL:-http://127.0.0.1:$(PORT)/demo} \
 	$(BIN)/honcho --procfile Procfile.dev start
 

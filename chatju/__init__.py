@@ -81,9 +81,11 @@ def settings_origin(settings: Settings) -> str:
 
 def _register_blueprints(app: Flask) -> None:
     from chatju.api.payments import bp as payments_bp
+    from chatju.api.stripe import bp as stripe_bp
     from chatju.api.toss import bp as toss_bp
     from chatju.auth.cli import cli as auth_cli
     from chatju.auth.routes import bp as auth_bp
+    from chatju.demo.routes import bp as demo_bp
     from chatju.health import bp as health_bp
     from chatju.products import bp as products_bp
     from chatju.webhooks.routes import bp as webhooks_bp
@@ -92,6 +94,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(products_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(toss_bp)
+    app.register_blueprint(stripe_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(demo_bp)  # answers 404 in production (chatju/demo/routes.py)
     app.cli.add_command(auth_cli)

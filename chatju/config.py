@@ -34,6 +34,8 @@ SANDBOX_KEYS = frozenset(
 TOSS_KEYS = ("TOSS_CLIENT_KEY", "TOSS_SECRET_KEY")
 STRIPE_KEYS = ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
 MIN_JWT_SECRET_LENGTH = 32
+# Where Toss sends webhooks from (reference/toss.md §1, the security page).
+TOSS_WEBHOOK_IPS = "13.124.18.147,13.124.108.35,3.36.173.151,3.38.81.32"
 
 
 class ConfigError(Exception):
@@ -113,6 +115,7 @@ class Settings:
     rate_limit_payment: str
     rate_limit_webhook: str
     trusted_proxy_hops: int
+    toss_webhook_ips: frozenset[str]
     toss_client_key: str
     toss_secret_key: str
     toss_api_base: str
@@ -192,6 +195,11 @@ class Settings:
             rate_limit_payment=env.get("RATE_LIMIT_PAYMENT", "").strip() or "30 per minute",
             rate_limit_webhook=env.get("RATE_LIMIT_WEBHOOK", "").strip() or "300 per minute",
             trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
+            toss_webhook_ips=frozenset(
+                ip.strip()
+                for ip in (env.get("TOSS_WEBHOOK_IPS", "").strip() or TOSS_WEBHOOK_IPS).split(",")
+                if ip.strip()
+            ),
             toss_client_key=env.get("TOSS_CLIENT_KEY", "").strip() or ("" if live else SANDBOX_TOSS_CLIENT_KEY),
             toss_secret_key=env.get("TOSS_SECRET_KEY", "").strip() or ("" if live else SANDBOX_TOSS_SECRET_KEY),
             toss_api_base=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Task
 
-from chatju.payments import toss
+from chatju.payments import stripe, sync, toss
 from chatju.payments.states import EventSource
 from tasks import app
 
@@ -17,7 +17,15 @@ def confirm_toss(self: Task, payment_id: int, payment_key: str) -> None:
         raise self.retry(countdown=retry.countdown)
 
 
-@app.task(name="payments.sync_toss")
-def sync_toss(payment_id: int) -> str:
-    """Re-fetch a Toss payment and apply what Toss reports."""
-    return toss.sync_payment(payment_id, EventSource.RECONCILE)
+@app.task(name="payments.sync")
+def sync_payment(payment_id: int) -> str:
+    """Re-fetch a payment from its gateway and apply what the gateway reports."""
+    return sync.sync_payment(payment_id, EventSource.RECONCILE)
+
+
+@app.task(name="payments.create_stripe_intent", bind=True, max_retries=None)
+def create_stripe_intent(self: Task, payment_id: int) -> None:
+    """Create the order's PaymentIntent; retried with the same idempotency key while Stripe is unsure."""
+    countdown = stripe.run_create_intent(payment_id, self.request.retries)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)

@@ -25,7 +25,7 @@ def process(self: Task, event_id: int) -> str | None:
         db.session.rollback()
         settings = current_settings()
         final = self.request.retries >= settings.gateway_max_retries
-        service.record_failure(event_id, f"{type(exc).__name__}: {exc}", final)
+        service.record_failure(event_id, service.describe(exc), final)
         if final:
             log.error("webhook event failed for good", extra={"inbox_id": event_id})
             return "failed"

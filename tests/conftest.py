@@ -69,6 +69,7 @@ def sandbox(instance_dir: Path, live_port: int) -> Iterator[SandboxProcess]:
         instance_dir / "sandbox.log",
         {
             "SANDBOX_TOSS_WEBHOOK_URL": f"http://127.0.0.1:{live_port}/payment/toss/webhook",
+            "SANDBOX_STRIPE_WEBHOOK_URL": f"http://127.0.0.1:{live_port}/payment/stripe/webhook",
             "SANDBOX_WEBHOOK_RETRY_SECONDS": "0.2",
         },
     ).start()
@@ -92,6 +93,7 @@ def test_env(request: pytest.FixtureRequest, instance_dir: Path, sandbox: Sandbo
         "DATABASE_URL": f"sqlite:///{instance_dir / 'chatju.sqlite'}",
         "MAIL_URL": "",
         "TOSS_API_BASE": sandbox.toss_api_base,
+        "STRIPE_API_BASE": f"{sandbox.base_url}/stripe",
         "GATEWAY_TIMEOUT_SECONDS": "2",
         "GATEWAY_RETRY_BACKOFF_SECONDS": "1",
         "GATEWAY_MAX_RETRIES": "4",

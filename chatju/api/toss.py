@@ -7,13 +7,14 @@ from typing import Any
 from flask import Blueprint
 from flask_jwt_extended import jwt_required
 
+from chatju.api.idempotency import idempotent
 from chatju.auth.tokens import signed_in_user
 from chatju.errors import APIError
 from chatju.extensions import db, limiter
-from chatju.idempotency.service import idempotent
+from chatju.jobs import EnqueueError
 from chatju.payments import toss
 from chatju.payments.schemas import TossConfirm, TossCreate, payment_json
-from chatju.payments.service import wait_for_attempt
+from chatju.payments.service import wait_for
 from chatju.payments.states import PaymentStatus
 from chatju.settings import current_settings
 from chatju.validation import json_body
@@ -43,13 +44,18 @@ def confirm() -> tuple[dict[str, Any], int]:
     body = json_body(TossConfirm)
     start = toss.begin_confirm(_user_id(), body.orderId, body.paymentKey, body.amount)
     payment_id = start.payment.id
-    db.session.commit()  # the task is sent now, after the attempt is on record
+    try:
+        db.session.commit()  # the task is sent now, after the attempt is on record
+    except EnqueueError:
+        toss.confirm_not_sent(payment_id)
+        raise
     if start.attempt_key is None:
         return payment_json(start.payment), 202 if start.payment.status == PaymentStatus.PROCESSING else 200
-    payment, settled = wait_for_attempt(payment_id, start.attempt_key, current_settings().payment_sync_wait_seconds)
-    if not settled or payment.status == PaymentStatus.PROCESSING:
+    key = start.attempt_key
+    payment = wait_for(payment_id, lambda p: p.attempt_key != key, current_settings().payment_sync_wait_seconds)
+    if payment.attempt_key == key or payment.status == PaymentStatus.PROCESSING:
         return payment_json(payment), 202  # still running, or a virtual account awaiting its deposit
-    withdrawn = toss.withdrawal(payment, start.attempt_key) if payment.payment_key != start.attempt_key else None
+    withdrawn = toss.withdrawal(payment, key) if payment.payment_key != key else None
     if withdrawn is not None:
-        raise APIError(400, withdrawn.get("code", "NOT_FOUND_PAYMENT_SESSION"), withdrawn.get("message", ""))
+        raise APIError(withdrawn.status, withdrawn.code, withdrawn.message)
     return payment_json(payment), 200

@@ -19,11 +19,22 @@ class GatewayError(Exception):
 
     retryable = False
 
-    def __init__(self, code: str, message: str, http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        http_status: int | None = None,
+        *,
+        decline_code: str | None = None,
+        replayed: bool = False,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.http_status = http_status
+        self.decline_code = decline_code
+        # The gateway answered from its idempotency store: retrying the same key cannot help.
+        self.replayed = replayed
 
 
 class TransientGatewayError(GatewayError):
@@ -61,7 +72,8 @@ class GatewayPayment:
     failure_code: str | None = None
     failure_message: str | None = None
     failure_decline_code: str | None = None
-    secret: str | None = field(default=None, repr=False)
+    secret: str | None = field(default=None, repr=False)  # Toss's per-payment webhook secret
+    client_secret: str | None = field(default=None, repr=False)  # Stripe's, for the customer's browser only
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # redacted
 
 

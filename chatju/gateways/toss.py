@@ -66,6 +66,10 @@ REQUEST_ERROR_CODES = frozenset(
     }
 )
 SESSION_NOT_FOUND = "NOT_FOUND_PAYMENT_SESSION"
+# Confirm answers meaning Toss has no authenticated payment under this key for this order.
+SESSION_GONE_CODES = frozenset({SESSION_NOT_FOUND, "NOT_FOUND_PAYMENT"})
+# Statuses a proxy or a hiccup may answer with, where the request may or may not have run.
+UNCERTAIN_STATUSES = frozenset({408, 409, 425, 429})
 ALREADY_PROCESSED = "ALREADY_PROCESSED_PAYMENT"
 NOT_FOUND_CODES = frozenset({"NOT_FOUND_PAYMENT", "NOT_FOUND"})
 
@@ -172,6 +176,9 @@ class TossClient:
             response = _session().request(method, self._base + path, json=body, headers=headers, timeout=self._timeout)
             status = response.status_code
             data = _json(response)
+            if status == 200 and not data.get("paymentKey"):
+                outcome, error_code = "error", "INVALID_RESPONSE"
+                raise TransientGatewayError("INVALID_RESPONSE", "Toss answered 200 without a payment.", status)
             if status != 200:
                 error = error_from(status, data)
                 outcome, error_code = "error", error.code
@@ -209,9 +216,12 @@ def _json(response: requests.Response) -> dict[str, Any]:
 
 def error_from(status: int, data: dict[str, Any]) -> GatewayError:
     """Toss's `{code, message}` as a typed error."""
-    code = str(data.get("code") or f"HTTP_{status}")
+    if not data.get("code"):
+        # Not Toss's own answer (a proxy's error page, say): whether it ran is unknown.
+        return TransientGatewayError(f"HTTP_{status}", "Toss's answer could not be read.", status)
+    code = str(data["code"])
     message = str(data.get("message") or "Toss answered without an explanation.")
-    if status >= 500 or status == 429 or code in RETRYABLE_CODES:
+    if status >= 500 or status in UNCERTAIN_STATUSES or code in RETRYABLE_CODES:
         return TransientGatewayError(code, message, status)
     if code in REQUEST_ERROR_CODES or status == 401:
         return GatewayRequestError(code, message, status)
@@ -244,7 +254,7 @@ def to_payment(data: dict[str, Any]) -> GatewayPayment:
         gateway_status=status,
         target=target_status(status, approved),
         amount=total,
-        currency=str(data.get("currency") or "KRW").upper(),
+        currency=str(data.get("currency") or "").upper(),
         refunded_amount=max(total - balance, 0) if approved else 0,
         approved=approved,
         method=METHODS.get(data.get("method") or ""),

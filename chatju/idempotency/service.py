@@ -1,21 +1,18 @@
-"""`Idempotency-Key` on create routes (SPEC §4): the same key and body replay the first answer.
+"""Stored answers for `Idempotency-Key` (SPEC §4): the same key and body replay the first answer.
 
 A key is reserved in its own committed transaction, so a concurrent request with
 the same key sees it at once (`IDEMPOTENCY_KEY_IN_USE`); the stored answer is
-written in the same transaction as the work it describes.
+written in the same transaction as the work it describes (chatju.api.idempotency).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
 
 from chatju.db import insert_for, utcnow
 from chatju.errors import APIError
@@ -26,58 +23,33 @@ KEY_TTL = timedelta(hours=24)
 # A reservation this old belongs to a request that died mid-way; a retry may take it over.
 ABANDONED_AFTER = timedelta(minutes=2)
 MAX_KEY_LENGTH = 255
-ViewResult = tuple[dict[str, Any], int]
+StoredAnswer = tuple[dict[str, Any], int]
 
 
 def request_hash(raw: bytes) -> str:
     """SHA-256 of the body compared canonically (key order and spacing do not matter)."""
     try:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
         canonical = raw
     return hashlib.sha256(canonical).hexdigest()
 
 
-def idempotent(route: str, user_id: Callable[[], int]) -> Callable[[Callable[..., ViewResult]], Callable[..., Any]]:
-    """Wrap a view that returns (body, status) and does not commit: this decorator commits."""
-
-    def decorator(view: Callable[..., ViewResult]) -> Callable[..., Any]:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> ViewResult:
-            key = request.headers.get("Idempotency-Key")
-            if key is None:
-                result = view(*args, **kwargs)
-                db.session.commit()
-                return result
-            _check_key(key)
-            found = _reserve(user_id(), route, key, request_hash(request.get_data(cache=True)))
-            if isinstance(found, tuple):
-                return found
-            try:
-                body, status = view(*args, **kwargs)
-            except BaseException:
-                db.session.rollback()
-                _release(found)
-                raise
-            db.session.execute(
-                sa.update(IdempotencyKey)
-                .where(IdempotencyKey.id == found)
-                .values(state=KeyState.COMPLETED, response_status=status, response_body=body)
-            )
-            db.session.commit()
-            return body, status
-
-        return wrapper
-
-    return decorator
+def remember(key_id: int, body: dict[str, Any], status: int) -> None:
+    """Store the answer for the key, in the caller's transaction."""
+    db.session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == key_id)
+        .values(state=KeyState.COMPLETED, response_status=status, response_body=body)
+    )
 
 
-def _check_key(key: str) -> None:
+def check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise APIError(400, "VALIDATION_ERROR", f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.")
 
 
-def _reserve(user_id: int, route: str, key: str, digest: str) -> int | ViewResult:
+def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnswer:
     """Reserve the key (returns its row id) or answer from it (returns the stored response)."""
     now = utcnow()
     with db.engine.begin() as conn:
@@ -119,7 +91,7 @@ def _reserve(user_id: int, route: str, key: str, digest: str) -> int | ViewResul
     return row.response_body, row.response_status
 
 
-def _release(row_id: int) -> None:
+def release(row_id: int) -> None:
     """Forget a reservation whose request failed: the client may send it again."""
     with db.engine.begin() as conn:
         conn.execute(sa.delete(IdempotencyKey.__table__).where(IdempotencyKey.__table__.c.id == row_id))

@@ -25,6 +25,13 @@ class TossCreate(Strict):
     productId: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
+class StripeCreate(Strict):
+    amount: Amount | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] = "USD"
+    description: OrderName | None = None
+    productId: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
 class TossConfirm(Strict):
     paymentKey: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
     orderId: OrderId

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -24,7 +25,9 @@ def new_order_id() -> str:
     return "ord_" + secrets.token_urlsafe(18)
 
 
-def price(currency: str, amount: int | None, product_id: str | None, minimum: int) -> tuple[int, str | None]:
+def price(
+    currency: str, amount: int | None, product_id: str | None, minimum: int, default_max: int | None = None
+) -> tuple[int, str | None]:
     """The order's amount (and the product's name) from `productId`, `amount`, or both agreeing."""
     name = None
     if product_id is not None:
@@ -38,7 +41,7 @@ def price(currency: str, amount: int | None, product_id: str | None, minimum: in
         amount, name = product.prices[currency], product.name
     if amount is None:
         raise APIError(400, "VALIDATION_ERROR", "Send productId or amount.")
-    maximum = current_settings().max_amounts.get(currency)
+    maximum = current_settings().max_amounts.get(currency, default_max)
     if amount < minimum or (maximum is not None and amount > maximum):
         raise APIError(
             400,
@@ -77,16 +80,14 @@ def owned_payment(user_id: int, order_id: str, provider: Provider | None = None,
     return payment
 
 
-def wait_for_attempt(payment_id: int, attempt_key: str, seconds: float) -> tuple[Payment, bool]:
-    """Poll until the attempt is resolved (its key cleared) or time runs out."""
+def wait_for(payment_id: int, done: Callable[[Payment], bool], seconds: float) -> Payment:
+    """Poll the payment until `done(payment)` or time runs out; returns it as it then stands."""
     deadline = time.monotonic() + seconds
     while True:
         db.session.rollback()  # a fresh snapshot each time, and no connection held while sleeping
         payment = db.session.get(Payment, payment_id, populate_existing=True)
         if payment is None:
             raise LookupError(f"payment {payment_id} vanished")
-        if payment.attempt_key != attempt_key:
-            return payment, True
-        if time.monotonic() >= deadline:
-            return payment, False
+        if done(payment) or time.monotonic() >= deadline:
+            return payment
         time.sleep(POLL_SECONDS)

@@ -20,9 +20,9 @@ from chatju.errors import APIError
 from chatju.extensions import db
 from chatju.gateways.base import GatewayError, GatewayPayment, GatewayRefusal, GatewayRequestError
 from chatju.gateways.clients import toss_client
-from chatju.gateways.toss import ALREADY_PROCESSED, NOT_FOUND_CODES, SESSION_NOT_FOUND
+from chatju.gateways.toss import ALREADY_PROCESSED, CONNECT_TIMEOUT_SECONDS, SESSION_GONE_CODES
 from chatju.jobs import enqueue_after_commit
-from chatju.payments import ledger
+from chatju.payments import ledger, sync
 from chatju.payments.models import Payment, PaymentEvent
 from chatju.payments.service import TOSS_MINIMUM_KRW, create_order, owned_payment, price
 from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider, can_move
@@ -32,6 +32,7 @@ from chatju.settings import current_settings
 log = logging.getLogger(__name__)
 S = PaymentStatus
 CONFIRM_TASK = "payments.confirm_toss"
+WITHDRAWN = "attempt withdrawn"
 DEFAULT_ORDER_NAME = "ChatJu order"
 
 
@@ -72,37 +73,75 @@ def begin_confirm(user_id: int, order_id: str, payment_key: str, amount: int) ->
         if payment.payment_key != payment_key:
             raise APIError(409, "PAYMENT_KEY_MISMATCH", "The order was paid with another paymentKey.")
         return ConfirmStart(payment, None)
-    if payment.attempt_key is not None:
-        if payment.attempt_key != payment_key:
-            raise APIError(409, "INVALID_STATE", "Another confirm is in progress.", {"status": str(payment.status)})
+    if payment.attempt_key == payment_key:
         if _stale(payment.attempt_started_at):
-            enqueue_after_commit(CONFIRM_TASK, (payment.id, payment_key))  # its task may have been lost
+            _send(payment, payment_key)  # its task was lost (a broker outage) or outlived: send it again
         return ConfirmStart(payment, payment_key)
+    if payment.attempt_key is not None:
+        if not _stale(payment.attempt_started_at):
+            raise APIError(409, "INVALID_STATE", "Another confirm is in progress.", {"status": str(payment.status)})
+        # Long past any retry of the old attempt: Toss refuses a second card for an order it has paid.
+        ledger.record(
+            payment, LedgerKind.NOTE, EventSource.API, reference=payment.attempt_key, reason="attempt replaced"
+        )
+    else:
+        payment.attempt_from_status = payment.status
     payment.attempt_key = payment_key
-    payment.attempt_from_status = payment.status
-    payment.attempt_started_at = utcnow()
     if can_move(payment.status, S.PROCESSING):
         move(payment, S.PROCESSING, EventSource.API, reference=payment_key)
-    else:  # EXPIRED: the customer is paying now; only PAID may follow
+    elif payment.status != S.PROCESSING:  # EXPIRED: the customer is paying now; only PAID may follow
         ledger.record(payment, LedgerKind.NOTE, EventSource.API, reference=payment_key, reason="confirm requested")
-    enqueue_after_commit(CONFIRM_TASK, (payment.id, payment_key))
+    _send(payment, payment_key)
     return ConfirmStart(payment, payment_key)
 
 
+def _send(payment: Payment, payment_key: str) -> None:
+    payment.attempt_started_at = utcnow()
+    enqueue_after_commit(CONFIRM_TASK, (payment.id, payment_key))
+
+
+def confirm_not_sent(payment_id: int) -> None:
+    """The broker refused the confirm task: mark the attempt so the next confirm re-sends it."""
+    db.session.close()  # the commit went through; the failure came from its after-commit hook
+    payment = lock_payment(payment_id)
+    payment.attempt_started_at = None
+    db.session.commit()
+
+
+def attempt_budget() -> timedelta:
+    """How long one confirm can legitimately take: every try timing out, every backoff at its longest."""
+    settings = current_settings()
+    tries = settings.gateway_max_retries + 1
+    per_try = settings.gateway_timeout_seconds + CONNECT_TIMEOUT_SECONDS
+    backoff = settings.gateway_retry_backoff_seconds * 2 ** (tries + 1)
+    return timedelta(seconds=tries * per_try + backoff)
+
+
 def _stale(started: datetime | None) -> bool:
-    return started is None or started < utcnow() - timedelta(seconds=current_settings().reconcile_after_seconds)
+    return started is None or started < utcnow() - attempt_budget()
 
 
-def withdrawal(payment: Payment, attempt_key: str) -> dict[str, Any] | None:
-    """The note left when Toss refused to know this paymentKey (NOT_FOUND_PAYMENT_SESSION)."""
+@dataclass(frozen=True)
+class Withdrawal:
+    """Why Toss would not confirm a paymentKey, as the confirm route reports it."""
+
+    status: int
+    code: str
+    message: str
+
+
+def withdrawal(payment: Payment, attempt_key: str) -> Withdrawal | None:
+    """The ledger row left when Toss would not take this paymentKey, if any."""
     event = db.session.execute(
         sa.select(PaymentEvent)
-        .where(PaymentEvent.payment_id == payment.id, PaymentEvent.kind == LedgerKind.NOTE)
-        .where(PaymentEvent.gateway_reference == attempt_key, PaymentEvent.reason == "attempt withdrawn")
+        .where(PaymentEvent.payment_id == payment.id, PaymentEvent.reason == WITHDRAWN)
+        .where(PaymentEvent.gateway_reference == attempt_key)
         .order_by(PaymentEvent.id.desc())
         .limit(1)
     ).scalar_one_or_none()
-    return event.detail if event is not None else None
+    if event is None or not event.detail:
+        return None
+    return Withdrawal(event.detail["status"], event.detail["code"], event.detail["message"])
 
 
 # --- worker side ------------------------------------------------------------
@@ -118,9 +157,10 @@ def run_confirm(payment_id: int, payment_key: str, retries_done: int) -> Retry |
     payment = db.session.get(Payment, payment_id)
     if payment is None or payment.attempt_key != payment_key:
         return None  # settled meanwhile (a webhook, an earlier run)
-    client = toss_client()
+    order_id, amount = payment.order_id, payment.amount
+    db.session.rollback()  # no transaction (nor pooled connection) held while Toss thinks
     try:
-        seen = client.confirm(payment_key, payment.order_id, payment.amount)
+        seen = toss_client().confirm(payment_key, order_id, amount)
     except GatewayError as error:
         return _confirm_failed(payment_id, payment_key, error, retries_done)
     _settle(payment_id, payment_key, seen)
@@ -128,22 +168,28 @@ def run_confirm(payment_id: int, payment_key: str, retries_done: int) -> Retry |
 
 
 def _confirm_failed(payment_id: int, payment_key: str, error: GatewayError, retries_done: int) -> Retry | None:
-    client = toss_client()
     if error.code == ALREADY_PROCESSED:
-        # Confirmed before (by an earlier attempt whose answer we lost): ask Toss what happened.
-        return _settle_by_fetch(payment_id, payment_key, lambda order_id: client.fetch(payment_key, order_id))
-    if error.code == SESSION_NOT_FOUND:
-        _withdraw(payment_id, payment_key, error)
+        # Confirmed before (by an earlier try whose answer we lost): ask Toss what happened.
+        _settled_by_fetch(payment_id, payment_key, by_key=True)
         return None
-    if isinstance(error, GatewayRefusal):
-        _refuse(payment_id, payment_key, error)
-        return None
-    if error.retryable and retries_done < current_settings().gateway_max_retries:
+    if error.retryable and not error.replayed and retries_done < current_settings().gateway_max_retries:
         return Retry(_backoff(retries_done))
-    if isinstance(error, GatewayRequestError):
+    # From here on, an earlier try may have gone through: Toss's view decides first.
+    if retries_done and _settled_by_fetch(payment_id, payment_key):
+        return None
+    if error.code in SESSION_GONE_CODES:
+        _withdraw(payment_id, payment_key, Withdrawal(400, error.code, error.message))
+    elif isinstance(error, GatewayRefusal):
+        _refuse(payment_id, payment_key, error)
+    elif isinstance(error, GatewayRequestError):
         log.error("Toss rejected our confirm request", extra={"code": error.code, "payment_id": payment_id})
-    # Retries exhausted, or a saved failure replayed: learn the real state before deciding.
-    return _settle_by_fetch(payment_id, payment_key, client.fetch_by_order)
+        _withdraw(
+            payment_id, payment_key, Withdrawal(502, "GATEWAY_ERROR", f"Toss refused the request ({error.code}).")
+        )
+    elif not retries_done:
+        _settled_by_fetch(payment_id, payment_key)
+    # What is still unknown stays PROCESSING, for reconciliation (SPEC §1), rather than guessed.
+    return None
 
 
 def _backoff(retries_done: int) -> float:
@@ -153,48 +199,55 @@ def _backoff(retries_done: int) -> float:
 
 def _settle(payment_id: int, payment_key: str, seen: GatewayPayment) -> None:
     payment = lock_payment(payment_id)
+    if not sync.relevant(payment, seen):
+        return
     apply_gateway_payment(payment, seen, EventSource.API)
     if seen.reference == payment_key and payment.attempt_key == payment_key and not payment.needs_review:
         clear_attempt(payment)
 
 
-def _settle_by_fetch(payment_id: int, payment_key: str, fetch: Any) -> None:
-    """Apply what Toss reports now; leave a still-unknown attempt in PROCESSING for reconciliation."""
+def _settled_by_fetch(payment_id: int, payment_key: str, by_key: bool = False) -> bool:
+    """Apply what Toss reports for this attempt now; False when Toss has nothing final for it."""
     payment = db.session.get(Payment, payment_id)
     if payment is None:
-        return None
+        return True
+    order_id = payment.order_id
+    db.session.rollback()
+    client = toss_client()
     try:
-        seen: GatewayPayment = fetch(payment.order_id)
+        seen = client.fetch(payment_key, order_id) if by_key else client.fetch_by_order(order_id)
     except GatewayError as error:
-        log.warning("attempt left for reconciliation", extra={"order_id": payment.order_id, "code": error.code})
-        return None
-    locked = lock_payment(payment_id)
-    if not relevant(locked, seen):
-        return None
-    apply_gateway_payment(locked, seen, EventSource.API)
-    if seen.reference == payment_key and seen.target is not None and locked.attempt_key == payment_key:
-        clear_attempt(locked)
-    return None
+        log.warning("attempt left for reconciliation", extra={"order_id": order_id, "code": error.code})
+        return False
+    if seen.target is None or not (seen.approved or seen.reference == payment_key):
+        return False
+    _settle(payment_id, payment_key, seen)
+    return True
 
 
-def _withdraw(payment_id: int, payment_key: str, error: GatewayError) -> None:
-    """Toss never accepted this paymentKey: the order goes back to where it was."""
+def _withdraw(payment_id: int, payment_key: str, why: Withdrawal) -> None:
+    """Toss never took this paymentKey: the order goes back to where it was before the attempt."""
     payment = lock_payment(payment_id)
     if payment.attempt_key != payment_key:
         return
-    previous = payment.attempt_from_status or S.PENDING
-    if payment.status == S.PROCESSING:
-        payment.status = previous  # the one move outside the table: an attempt that never existed
+    current, previous = payment.status, payment.attempt_from_status or S.PENDING
+    detail = {"status": why.status, "code": why.code, "message": why.message}
     clear_attempt(payment)
+    if current == S.PROCESSING:
+        # The one move outside the table (states.WITHDRAWAL): an attempt Toss never accepted.
+        payment.status = previous
+        kind = LedgerKind.TRANSITION
+    else:
+        kind = LedgerKind.NOTE
     ledger.record(
         payment,
-        LedgerKind.NOTE,
+        kind,
         EventSource.API,
-        from_status=S.PROCESSING,
+        from_status=current,
         to_status=payment.status,
         reference=payment_key,
-        reason="attempt withdrawn",
-        detail={"code": error.code, "message": error.message},
+        reason=WITHDRAWN,
+        detail=detail,
     )
 
 
@@ -209,54 +262,15 @@ def _refuse(payment_id: int, payment_key: str, error: GatewayError) -> None:
     clear_attempt(payment)
 
 
-# --- following Toss (webhooks, reconciliation) -------------------------------
+# --- webhooks ---------------------------------------------------------------
 
 
-def sync_payment(payment_id: int, source: EventSource, newer_than: datetime | None = None) -> str:
-    """Re-fetch the payment from Toss by order id and apply it; coalesced per order.
+def deposit_secret_mismatch(payment: Payment, secret: Any) -> bool:
+    """DEPOSIT_CALLBACK carries the secret Toss gave us at confirm; a different one is forged.
 
-    Under a per-payment lock, a sync that finds the payment already fetched after
-    `newer_than` does nothing: many webhooks for one order cost one call to Toss.
+    An unknown secret (the confirm answer was lost) is not held against the callback:
+    the worker re-fetches from Toss either way.
     """
-    take_sync_lock(payment_id)
-    payment = db.session.get(Payment, payment_id, populate_existing=True)
-    if payment is None:
-        return "no such payment"
-    if newer_than is not None and payment.synced_at is not None and payment.synced_at >= newer_than:
-        return "coalesced"
-    started = utcnow()
-    try:
-        seen = toss_client().fetch_by_order(payment.order_id)
-    except GatewayError as error:
-        if error.code in NOT_FOUND_CODES:
-            return "unknown at Toss"  # the customer never reached the checkout
-        raise
-    payment = lock_payment(payment_id)
-    payment.synced_at = started
-    if not relevant(payment, seen):
-        return "older attempt"
-    apply_gateway_payment(payment, seen, source)
-    if payment.attempt_key is not None and seen.reference == payment.attempt_key and seen.target is not None:
-        clear_attempt(payment)
-    return "applied"
-
-
-def take_sync_lock(payment_id: int) -> None:
-    """A transaction-scoped advisory lock per payment (PostgreSQL; SQLite serialises writers)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(SYNC_LOCK_SPACE + payment_id)))
-
-
-SYNC_LOCK_SPACE = 0x70A5 << 48  # keeps these advisory keys apart from any others
-
-
-def deposit_secret_matches(payment: Payment, secret: Any) -> bool:
-    """DEPOSIT_CALLBACK carries the secret Toss gave us at confirm; compare in constant time."""
-    if not isinstance(secret, str) or not payment.gateway_secret:
+    if not payment.gateway_secret:
         return False
-    return hmac.compare_digest(secret.encode(), payment.gateway_secret.encode())
-
-
-def relevant(payment: Payment, seen: GatewayPayment) -> bool:
-    """Apply what Toss reports unless it is an older attempt while a newer one is in flight."""
-    return seen.approved or payment.attempt_key is None or seen.reference == payment.attempt_key
+    return not (isinstance(secret, str) and hmac.compare_digest(secret.encode(), payment.gateway_secret.encode()))

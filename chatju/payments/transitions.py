@@ -16,14 +16,18 @@ from chatju.extensions import db
 from chatju.gateways.base import GatewayPayment
 from chatju.payments import ledger
 from chatju.payments.models import Payment
-from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, can_move, is_paid
+from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider, can_move, is_paid
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
 
 
 def lock_payment(payment_id: int) -> Payment:
-    """Load the payment with `SELECT ... FOR UPDATE` (a no-op on SQLite, which locks the file)."""
+    """Load the payment with `SELECT ... FOR UPDATE`.
+
+    On PostgreSQL this serialises every change to one payment. SQLite (the embedded
+    default) has no row locks: there the guarantees are best effort, as SPEC §2 says.
+    """
     payment = db.session.execute(
         sa.select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
@@ -77,6 +81,8 @@ def move(
         payment.client_secret = None  # no longer needed once paid
     if failure is not None:
         set_failure(payment, failure)
+    elif target == S.PROCESSING:
+        payment.failure_code = payment.failure_message = payment.failure_decline_code = None  # a new attempt
     if target != S.PROCESSING:
         clear_attempt(payment)
     ledger.record(
@@ -125,7 +131,15 @@ def mismatch(payment: Payment, seen: GatewayPayment) -> dict[str, object] | None
         found["currency"] = {"stored": payment.currency, "gateway": seen.currency}
     if seen.order_id is not None and seen.order_id != payment.order_id:
         found["orderId"] = {"stored": payment.order_id, "gateway": seen.order_id}
+    bound = bound_reference(payment)
+    if bound is not None and seen.reference and seen.reference != bound:
+        found["reference"] = {"stored": bound, "gateway": seen.reference}
     return found or None
+
+
+def bound_reference(payment: Payment) -> str | None:
+    """The gateway payment this order is bound to: Toss's paymentKey or Stripe's intent id."""
+    return payment.payment_key if payment.provider == Provider.TOSS else payment.payment_intent_id
 
 
 def apply_gateway_payment(payment: Payment, seen: GatewayPayment, source: EventSource) -> None:
@@ -155,7 +169,7 @@ def apply_gateway_payment(payment: Payment, seen: GatewayPayment, source: EventS
 def _copy_details(payment: Payment, seen: GatewayPayment) -> None:
     """Record what the gateway says about how it was paid (never card numbers)."""
     if seen.target in (S.PAID, S.PROCESSING, S.PARTIALLY_REFUNDED, S.REFUNDED) or seen.approved:
-        if payment.provider == "toss" and payment.payment_key is None and seen.reference:
+        if payment.provider == Provider.TOSS and payment.payment_key is None and seen.reference:
             payment.payment_key = seen.reference  # bound now that Toss accepted it
         payment.method = seen.method or payment.method
         payment.card_brand = seen.card_brand or payment.card_brand

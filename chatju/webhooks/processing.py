@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from chatju.extensions import db
 from chatju.payments.states import Provider
-from chatju.webhooks import service, toss
+from chatju.webhooks import service, stripe, toss
 from chatju.webhooks.models import InboxState, WebhookEvent
 
 OPEN_STATES = (InboxState.RECEIVED, InboxState.FAILED)
@@ -21,9 +21,7 @@ def process_event(event_id: int) -> InboxState | None:
     ).scalar_one_or_none()
     if event is None:
         return None
-    if event.provider == Provider.TOSS:
-        state, note = toss.process(event)
-    else:
-        state, note = InboxState.IGNORED, "no handler for this provider"
+    handler = toss.process if event.provider == Provider.TOSS else stripe.process
+    state, note = handler(event)
     service.finish(event, state, None if state == InboxState.PROCESSED else note)
     return state

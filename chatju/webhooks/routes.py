@@ -7,19 +7,24 @@ from flask import Blueprint, Response, jsonify, request
 from chatju.extensions import db, limiter
 from chatju.payments.states import Provider
 from chatju.settings import current_settings
-from chatju.webhooks import service, toss
+from chatju.webhooks import service, stripe, toss
 from chatju.webhooks.models import InboxState
 
 bp = Blueprint("webhooks", __name__, url_prefix="/payment")
 
 
 @bp.post("/toss/webhook")
-@limiter.limit(lambda: current_settings().rate_limit_webhook)  # per source address
+# Per source address, so forged bodies cannot become a flood of calls to Toss; Toss's own
+# published addresses are exempt (its retries of a burst must not be refused).
+@limiter.limit(
+    lambda: current_settings().rate_limit_webhook,
+    exempt_when=lambda: request.remote_addr in current_settings().toss_webhook_ips,
+)
 def toss_webhook() -> tuple[Response, int]:
     raw = request.get_data(cache=False)
     delivery = toss.parse(raw, request.headers.get(toss.TRANSMISSION_ID))
     state = InboxState.RECEIVED if delivery.handled else InboxState.IGNORED
-    event_id, first = service.store(
+    event_id, _, stored = service.store(
         Provider.TOSS,
         delivery.event_id,
         delivery.event_type,
@@ -30,6 +35,29 @@ def toss_webhook() -> tuple[Response, int]:
         state,
     )
     db.session.commit()
-    if first and state == InboxState.RECEIVED:
+    if service.needs_processing(stored):
+        service.enqueue(event_id)
+    return jsonify(status="ok"), 200
+
+
+@bp.post("/stripe/webhook")
+@limiter.limit(lambda: current_settings().rate_limit_webhook)
+def stripe_webhook() -> tuple[Response, int]:
+    raw = request.get_data(cache=False)
+    stripe.verify(raw, request.headers.get("Stripe-Signature"), current_settings().stripe_webhook_secret)
+    delivery = stripe.parse(raw)
+    state = InboxState.RECEIVED if delivery.handled else InboxState.IGNORED
+    event_id, _, stored = service.store(
+        Provider.STRIPE,
+        delivery.event_id,
+        delivery.event_type,
+        delivery.order_id,
+        raw.decode("utf-8"),
+        service.kept_headers(request.headers),
+        delivery.created_at,
+        state,
+    )
+    db.session.commit()
+    if service.needs_processing(stored):
         service.enqueue(event_id)
     return jsonify(status="ok"), 200

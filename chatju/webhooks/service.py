@@ -37,8 +37,8 @@ def store(
     headers: dict[str, str],
     gateway_created_at: datetime | None,
     state: InboxState = InboxState.RECEIVED,
-) -> tuple[int, bool]:
-    """Insert the event unless it is already there; returns (inbox id, first delivery?)."""
+) -> tuple[int, bool, InboxState]:
+    """Insert the event unless it is already there; returns (inbox id, first delivery?, its state)."""
     table = WebhookEvent.__table__
     inserted = db.session.execute(
         insert_for(db.session, table)
@@ -59,14 +59,19 @@ def store(
         .returning(table.c.id)
     ).scalar_one_or_none()
     if inserted is not None:
-        return inserted, True
+        return inserted, True, state
     existing = db.session.execute(
         sa.update(table)
         .where(table.c.provider == provider, table.c.event_id == event_id)
         .values(deliveries=table.c.deliveries + 1)
-        .returning(table.c.id)
-    ).scalar_one()
-    return existing, False
+        .returning(table.c.id, table.c.state)
+    ).one()
+    return existing.id, False, InboxState(existing.state)
+
+
+def needs_processing(state: InboxState) -> bool:
+    """Enqueue on every delivery of an event not yet done: a repeat can rescue a lost task."""
+    return state in (InboxState.RECEIVED, InboxState.FAILED)
 
 
 def enqueue(event_id: int) -> bool:
@@ -83,6 +88,13 @@ def finish(event: WebhookEvent, state: InboxState, note: str | None = None) -> N
     event.state = state
     event.processed_at = utcnow()
     event.last_error = note
+
+
+def describe(exc: BaseException) -> str:
+    """An error for the inbox row: the kind and the gateway's code, never SQL or parameters."""
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) if code else None
+    return f"{type(exc).__name__}: {code}: {message}" if code else type(exc).__name__
 
 
 def record_failure(event_id: int, error: str, final: bool) -> None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from chatju.errors import APIError
 from chatju.extensions import db
 from chatju.gateways.toss import parse_time
+from chatju.payments import sync
 from chatju.payments import toss as toss_payments
 from chatju.payments.models import Payment
 from chatju.payments.states import EventSource, Provider
@@ -45,17 +46,19 @@ def parse(raw: bytes, transmission_id: str | None) -> Delivery:
     """Recognise the delivery; 400 when it is not a JSON object."""
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise APIError(400, "VALIDATION_ERROR", "The webhook body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise APIError(400, "VALIDATION_ERROR", "The webhook body must be a JSON object.")
     event_type = body.get("eventType")
-    if event_type is None and {"secret", "status", "orderId"} <= body.keys():
+    data = _data(body)
+    if event_type is None and {"secret", "status", "orderId"} <= (body.keys() | data.keys()):
         event_type = "DEPOSIT_CALLBACK"  # flat, without eventType (reference/toss.md C2)
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
     order_id = data.get("orderId", body.get("orderId"))
-    # Unsigned and without an event id: the transmission id, else the body itself, is the key.
-    event_id = transmission_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+    # Unsigned and without an event id: the transmission id with the body's hash is the key, so
+    # a repeat of one delivery is stored once and a forger cannot take a real delivery's place.
+    digest = hashlib.sha256(raw).hexdigest()
+    event_id = f"{transmission_id[:150]}:{digest[:32]}" if transmission_id else f"sha256:{digest}"
     return Delivery(
         event_id=event_id[:255],
         event_type=str(event_type)[:100] if event_type is not None else None,
@@ -72,19 +75,28 @@ def process(event: WebhookEvent) -> tuple[InboxState, str]:
     payment = _find_payment(event, body)
     if payment is None:
         return InboxState.IGNORED, "no such order"
-    if event.event_type == "DEPOSIT_CALLBACK" and not toss_payments.deposit_secret_matches(payment, body.get("secret")):
+    if event.event_type == "DEPOSIT_CALLBACK" and toss_payments.deposit_secret_mismatch(payment, _secret(body)):
         log.warning("deposit callback with a wrong secret", extra={"order_id": payment.order_id, "inbox_id": event.id})
         return InboxState.IGNORED, "secret does not match"
-    outcome = toss_payments.sync_payment(payment.id, EventSource.WEBHOOK, newer_than=event.received_at)
+    outcome = sync.sync_payment(payment.id, EventSource.WEBHOOK, newer_than=event.received_at)
     return InboxState.PROCESSED, outcome
+
+
+def _data(body: dict[str, Any]) -> dict[str, Any]:
+    data = body.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _secret(body: dict[str, Any]) -> Any:
+    """DEPOSIT_CALLBACK's secret: flat as documented, or inside `data` as some senders wrap it."""
+    return body.get("secret", _data(body).get("secret"))
 
 
 def _find_payment(event: WebhookEvent, body: dict[str, Any]) -> Payment | None:
     query = sa.select(Payment).where(Payment.provider == Provider.TOSS)
     if event.order_id:
         return db.session.execute(query.where(Payment.order_id == event.order_id)).scalar_one_or_none()
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    payment_key = data.get("paymentKey")
+    payment_key = _data(body).get("paymentKey")
     if isinstance(payment_key, str) and payment_key:
         return db.session.execute(query.where(Payment.payment_key == payment_key)).scalar_one_or_none()
     return None

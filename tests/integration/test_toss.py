@@ -134,10 +134,11 @@ def test_twenty_concurrent_confirms_make_one_toss_confirmation(app, shopper, san
     for thread in threads:
         thread.join()
     assert results == [(200, "PAID")] * 20
-    sent = confirms(sandbox)
-    assert [r["outcome"] for r in sent].count("executed") == 1
-    assert {r["idempotencyKey"] for r in sent} == {f"confirm-{order['orderId']}-{key}"}
-    assert len(paid_rows(app, order["orderId"])) == 1
+    # The row lock lets one request start the attempt; the other nineteen wait for it.
+    [sent] = confirms(sandbox)
+    assert sent["outcome"] == "executed" and sent["idempotencyKey"] == f"confirm-{order['orderId']}-{key}"
+    transitions = [(e.from_status, e.to_status) for e in ledger(app, order["orderId"]) if e.kind == "transition"]
+    assert transitions == [("PENDING", "PROCESSING"), ("PROCESSING", "PAID")]
 
 
 def test_two_server_errors_then_success_reuse_one_idempotency_key(app, shopper, sandbox):
@@ -255,12 +256,17 @@ def test_a_forged_done_webhook_changes_nothing(app, shopper, client, live_server
         assert payment.payment_key is None and payment.paid_at is None
 
 
-def test_a_webhook_for_a_paid_order_does_not_trust_the_body(app, shopper, live_server):
+def test_a_webhook_for_a_paid_order_does_not_trust_the_body(app, shopper, sandbox, live_server):
+    sandbox.webhooks(gateway="toss", paused=True)  # only the lie arrives
     order = shopper.create(productId="premium_reading")
     shopper.confirm(order, shopper.checkout(order)["params"]["paymentKey"])
     lie = {"eventType": "PAYMENT_STATUS_CHANGED", "data": {"orderId": order["orderId"], "status": "CANCELED"}}
-    assert requests.post(f"{live_server.url}/payment/toss/webhook", json=lie, timeout=5).status_code == 200
-    wait_until(lambda: any(e.state == "processed" for e in shopper.inbox(order)))
+    headers = {"tosspayments-webhook-transmission-id": "whtrans_the_lie"}
+    response = requests.post(f"{live_server.url}/payment/toss/webhook", json=lie, headers=headers, timeout=5)
+    assert response.status_code == 200
+    wait_until(
+        lambda: [e.state for e in shopper.inbox(order) if e.event_id.startswith("whtrans_the_lie")] == ["processed"]
+    )
     assert shopper.status(order) == "PAID"
 
 
@@ -469,3 +475,125 @@ def test_the_order_can_be_read_by_its_owner_only(shopper, client, make_user, aut
     missing = client.get("/payment/ord_noSuchOrderAnywhere000", headers=shopper.headers)
     assert theirs.status_code == missing.status_code == 404
     assert theirs.get_json() == missing.get_json()
+
+
+def test_a_confirm_whose_answer_was_lost_is_resolved_by_already_processed(app, shopper, sandbox):
+    order = shopper.create(productId="premium_reading")
+    key = shopper.checkout(order)["params"]["paymentKey"]
+    sandbox.webhooks(gateway="toss", paused=True)
+    shopper.toss_confirm(order, key)  # Toss confirmed; we never heard (another key, so no replay)
+    response = shopper.confirm(order, key)
+    assert response.status_code == 200 and response.get_json()["status"] == "PAID"
+    assert [r["outcome"] for r in confirms(sandbox)][-1] in ("rejected", "executed")
+    fetched = [r for r in sandbox.requests_log(gateway="toss") if r["operation"] == "fetch"]
+    assert fetched, "ALREADY_PROCESSED_PAYMENT is resolved by fetching the payment"
+
+
+def test_retries_exhausted_leave_the_attempt_processing_until_toss_knows(app, shopper, sandbox):
+    order = shopper.create(productId="premium_reading")
+    key = shopper.checkout(order)["params"]["paymentKey"]
+    sandbox.webhooks(gateway="toss", paused=True)
+    sandbox.fault(gateway="toss", mode="error500", count=20, operation="confirm")
+    response = shopper.confirm(order, key)
+    assert response.status_code == 202 and response.get_json()["status"] == "PROCESSING"
+    # 1 try + GATEWAY_MAX_RETRIES (4) retries, then a fetch by order id before deciding anything.
+    wait_until(lambda: any(r["operation"] == "fetch" for r in sandbox.requests_log(gateway="toss")), timeout=60)
+    time.sleep(0.5)
+    assert len(confirms(sandbox)) == 5
+    payment = shopper.payment(order)
+    assert (payment.status, payment.attempt_key) == ("PROCESSING", key)  # unknown: not guessed
+    sandbox.clear_faults()
+    sandbox.webhooks(gateway="toss", paused=False)
+    shopper.toss_confirm(order, key)  # Toss completes it after all; its webhook tells us
+    shopper.wait_for(order, "PAID")
+
+
+def test_an_abandoned_checkout_expiring_at_toss_leaves_the_order_pending(app, shopper, sandbox):
+    order = shopper.create(productId="premium_reading")
+    shopper.checkout(order)  # authenticated, never confirmed by us
+    sandbox.expire(order["orderId"])
+    wait_until(lambda: shopper.inbox(order) and all(e.state != "received" for e in shopper.inbox(order)))
+    assert shopper.status(order) == "PENDING"
+
+
+def test_many_webhooks_for_one_order_cost_one_fetch(app, shopper, sandbox, test_env, tmp_path):
+    from chatju import create_app
+    from tests.support.worker import WorkerProcess
+
+    sandbox.webhooks(gateway="toss", paused=True)
+    env = {**test_env, "CELERY_QUEUE": test_env["CELERY_QUEUE"] + "-burst"}
+    burst_app = create_app(env)
+    order = shopper.create(productId="premium_reading")
+    paid = shopper.toss_confirm(order, shopper.checkout(order)["params"]["paymentKey"])
+    body = {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-11-30T20:00:00.000000", "data": paid}
+    for index in range(5):
+        headers = {"tosspayments-webhook-transmission-id": f"whtrans_burst_{index}"}
+        assert burst_app.test_client().post("/payment/toss/webhook", json=body, headers=headers).status_code == 200
+    before = len(sandbox.requests_log(gateway="toss"))
+    worker = WorkerProcess(env, tmp_path / "burst-worker.log").start()
+    try:
+        wait_until(lambda: all(e.state == "processed" for e in shopper.inbox(order)) and len(shopper.inbox(order)) == 5)
+    finally:
+        worker.stop()
+    fetches = [r for r in sandbox.requests_log(gateway="toss")[before:] if r["operation"] == "fetch"]
+    assert len(fetches) == 1
+    assert shopper.status(order) == "PAID"
+
+
+def test_webhooks_are_rate_limited_per_source_address(test_env):
+    from chatju import create_app
+
+    limited = create_app(
+        {**test_env, "RATE_LIMIT_WEBHOOK": "3 per minute", "REDIS_KEY_PREFIX": test_env["REDIS_KEY_PREFIX"] + "wh:"}
+    )
+    client = limited.test_client()
+    body = {"eventType": "BILLING_DELETED", "data": {}}
+    codes = [client.post("/payment/toss/webhook", json={**body, "n": n}).status_code for n in range(4)]
+    assert codes == [200, 200, 200, 429]
+    tosses = [
+        client.post(
+            "/payment/toss/webhook", json={**body, "n": n}, environ_base={"REMOTE_ADDR": "13.124.18.147"}
+        ).status_code
+        for n in range(4)
+    ]
+    assert tosses == [200] * 4  # Toss's own addresses are not limited
+
+
+def test_a_wrapped_deposit_callback_with_the_right_secret_is_applied(app, shopper, sandbox, live_server):
+    sandbox.webhooks(gateway="toss", paused=True)
+    order = shopper.create(productId="premium_reading")
+    shopper.confirm(order, shopper.checkout(order, card="virtual_account")["params"]["paymentKey"])
+    secret = shopper.payment(order).gateway_secret
+    assert secret and secret.startswith("ps_")
+    sandbox.deposit(order["orderId"])  # Toss's state changes; its own webhooks stay paused
+    wrapped = {
+        "createdAt": "2026-11-30T20:00:00.000000",
+        "data": {"secret": secret, "status": "DONE", "orderId": order["orderId"]},
+    }
+    assert requests.post(f"{live_server.url}/payment/toss/webhook", json=wrapped, timeout=5).status_code == 200
+    shopper.wait_for(order, "PAID")
+    assert [e.event_type for e in shopper.inbox(order)] == ["DEPOSIT_CALLBACK"]
+
+
+def test_a_confirm_the_broker_refused_is_sent_again_on_the_next_confirm(app, shopper, sandbox, test_env):
+    from chatju import create_app
+
+    order = shopper.create(productId="premium_reading")
+    key = shopper.checkout(order)["params"]["paymentKey"]
+    down = create_app({**test_env, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    response = down.test_client().post(
+        "/payment/toss/confirm",
+        json={"paymentKey": key, "orderId": order["orderId"], "amount": 13000},
+        headers=shopper.headers,
+    )
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert confirms(sandbox) == []
+    again = shopper.confirm(order, key)
+    assert again.status_code == 200 and again.get_json()["status"] == "PAID"
+
+
+def test_a_deeply_nested_body_is_a_400_not_a_500(client, shopper):
+    deep = "[" * 20000 + "]" * 20000
+    assert client.post("/payment/toss/webhook", data=deep, content_type="application/json").status_code == 400
+    response = client.post("/payment/toss/create", data=deep, content_type="application/json", headers=shopper.headers)
+    assert response.status_code == 400

@@ -9,6 +9,7 @@ import pytest
 from chatju import create_app
 from tests.conftest import migrate
 from tests.support.mail import sign_in_token, wait_for_mail
+from tests.support.toss import wait_until
 from tests.support.worker import WorkerProcess
 
 
@@ -40,7 +41,7 @@ def sign_in_through(env: dict[str, str], instance: Path) -> int:
         assert client.post("/auth/magic-link", json={"email": "queue@example.com"}).status_code == 202
         token = sign_in_token(wait_for_mail(instance / "mail", "queue@example.com"))
         assert client.post("/auth/magic-link/verify", json={"token": token}).status_code == 200
-        assert "auth.send_magic_link" in worker.log() and "succeeded" in worker.log()
+        wait_until(lambda: "auth.send_magic_link" in worker.log() and "succeeded" in worker.log())
         assert token not in worker.log(), "the sign-in token leaked into the worker log"
         return worker.process.pid
     finally:

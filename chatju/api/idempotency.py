@@ -1,0 +1,60 @@
+"""`Idempotency-Key` on the create routes: the decorator that reserves, runs and remembers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import g, request
+
+from chatju.extensions import db
+from chatju.idempotency import service
+
+ViewResult = tuple[dict[str, Any], int]
+
+
+def idempotent(route: str, user_id: Callable[[], int]) -> Callable[[Callable[..., ViewResult]], Callable[..., Any]]:
+    """Wrap a view that returns (body, status); this decorator commits its work with the answer.
+
+    A view that must commit before it answers (to start a task it then waits for)
+    calls `checkpoint` instead of committing, so the answer it would give at that
+    point is stored with the work.
+    """
+
+    def decorator(view: Callable[..., ViewResult]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> ViewResult:
+            key = request.headers.get("Idempotency-Key")
+            if key is None:
+                result = view(*args, **kwargs)
+                db.session.commit()
+                return result
+            service.check_key(key)
+            found = service.reserve(user_id(), route, key, service.request_hash(request.get_data(cache=True)))
+            if isinstance(found, tuple):
+                return found
+            g.idempotency_key_id = found
+            try:
+                body, status = view(*args, **kwargs)
+            except BaseException:
+                db.session.rollback()
+                if not g.get("idempotency_checkpointed"):
+                    service.release(found)
+                raise
+            service.remember(found, body, status)
+            db.session.commit()
+            return body, status
+
+        return wrapper
+
+    return decorator
+
+
+def checkpoint(body: dict[str, Any], status: int) -> None:
+    """Commit the work so far together with the answer to replay should the request die here."""
+    key_id = g.get("idempotency_key_id")
+    if key_id is not None:
+        service.remember(key_id, body, status)
+        g.idempotency_checkpointed = True
+    db.session.commit()

@@ -1,0 +1,43 @@
+"""Stripe routes: create an order and its PaymentIntent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask_jwt_extended import jwt_required
+
+from chatju.api.idempotency import checkpoint, idempotent
+from chatju.auth.tokens import signed_in_user
+from chatju.errors import APIError
+from chatju.extensions import limiter
+from chatju.payments import stripe
+from chatju.payments.schemas import StripeCreate, payment_json
+from chatju.payments.service import wait_for
+from chatju.settings import current_settings
+from chatju.validation import json_body
+
+bp = Blueprint("stripe", __name__, url_prefix="/payment/stripe")
+
+
+def _user_id() -> int:
+    return signed_in_user().id
+
+
+@bp.post("/create")
+@jwt_required()
+@limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
+@idempotent("stripe.create", _user_id)
+def create() -> tuple[dict[str, Any], int]:
+    body = json_body(StripeCreate)
+    currency = body.currency.upper()
+    if currency not in stripe.supported_currencies():
+        supported = ", ".join(sorted(stripe.supported_currencies()))
+        raise APIError(400, "VALIDATION_ERROR", f"currency must be one of {supported}.")
+    payment = stripe.create_stripe_order(_user_id(), body.amount, currency, body.description, body.productId)
+    payment_id = payment.id
+    checkpoint(payment_json(payment), 202)  # commits: the intent is created by a task from here
+    payment = wait_for(payment_id, stripe.intent_ready, current_settings().payment_sync_wait_seconds)
+    if payment.payment_intent_id is None and payment.status == "PENDING":
+        return payment_json(payment), 202
+    return {**payment_json(payment), "publishableKey": current_settings().stripe_publishable_key}, 201

@@ -1,0 +1,336 @@
+"""The Stripe path end to end: the app, a real worker, the sandbox over HTTP, signed webhooks."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from urllib.parse import parse_qsl
+
+import pytest
+import sqlalchemy as sa
+import stripe as stripe_sdk
+from stripe.params import PaymentIntentCreateParams
+from stripe.params._payment_intent_create_params import PaymentIntentCreateParamsAutomaticPaymentMethods
+
+from chatju.config import SANDBOX_STRIPE_WEBHOOK_SECRET
+from chatju.extensions import db
+from chatju.gateways.base import CallRecord
+from chatju.gateways.models import GatewayCall
+from chatju.gateways.stripe import StripeGateway, intent_params
+from chatju.payments.models import Payment, PaymentEvent
+from chatju.payments.states import LedgerKind
+from tests.support.live import free_port
+from tests.support.stripe import StripeShopper, intent_event, sandbox_intent, sandbox_intents, signed
+from tests.support.toss import wait_until
+
+pytestmark = pytest.mark.usefixtures("worker", "live_server")
+
+
+@pytest.fixture
+def shopper(app, client, sandbox, make_user, auth_headers) -> StripeShopper:
+    return StripeShopper(app, client, sandbox, auth_headers(make_user("world@example.com")))
+
+
+def ledger(app, order_id: str) -> list[PaymentEvent]:
+    with app.app_context():
+        payment_id = db.session.execute(sa.select(Payment.id).where(Payment.order_id == order_id)).scalar_one()
+        return list(
+            db.session.execute(
+                sa.select(PaymentEvent).where(PaymentEvent.payment_id == payment_id).order_by(PaymentEvent.id)
+            ).scalars()
+        )
+
+
+def moves(app, order_id: str) -> list[str]:
+    return [str(e.to_status) for e in ledger(app, order_id) if e.kind == LedgerKind.TRANSITION]
+
+
+def stripe_requests(sandbox, operation: str) -> list[dict]:
+    return [r for r in sandbox.requests_log(gateway="stripe") if r["operation"] == operation]
+
+
+def test_create_pay_webhook_paid(app, shopper, sandbox):
+    order = shopper.create(productId="premium_reading")
+    assert order["provider"] == "stripe" and order["status"] == "PENDING"
+    assert (order["amount"], order["currency"]) == (1000, "USD")
+    assert order["paymentIntentId"].startswith("pi_") and order["clientSecret"].startswith(order["paymentIntentId"])
+    assert order["publishableKey"].startswith("pk_test_")
+    assert shopper.read(order)["clientSecret"] == order["clientSecret"]
+
+    redirect = shopper.pay(order)
+    assert redirect["params"]["redirect_status"] == "succeeded"
+    shopper.wait_for(order, "PAID")
+    paid = shopper.read(order)
+    assert paid["card"] == {"brand": "visa", "last4": "4242"} and paid["method"] == "card"
+    assert paid["receiptUrl"] and paid["paidAt"] and paid["clientSecret"] is None and paid["failure"] is None
+    assert moves(app, order["orderId"]) == ["PAID"]
+    [create] = stripe_requests(sandbox, "create_intent")
+    assert create["idempotencyKey"] == f"create-{order['orderId']}"
+
+
+def test_a_decline_fails_then_4242_on_the_same_intent_pays(app, shopper):
+    order = shopper.create(amount=2500, currency="eur", description="궁합 reading")
+    assert order["currency"] == "EUR" and order["orderName"] == "궁합 reading"
+    assert shopper.pay(order, card="4000 0000 0000 9995")["params"]["redirect_status"] == "failed"
+    shopper.wait_for(order, "FAILED")
+    failed = shopper.read(order)
+    assert failed["failure"]["code"] == "card_declined"
+    assert failed["failure"]["declineCode"] == "insufficient_funds" and failed["failure"]["message"]
+    assert failed["clientSecret"] == order["clientSecret"]  # the customer may try another card
+
+    shopper.pay(order)
+    shopper.wait_for(order, "PAID")
+    assert shopper.read(order)["failure"] is None
+    assert moves(app, order["orderId"]) == ["FAILED", "PAID"]
+
+
+def test_a_generic_decline(shopper):
+    order = shopper.create(amount=1000)
+    shopper.pay(order, card="4000000000000002")
+    shopper.wait_for(order, "FAILED")
+    assert shopper.read(order)["failure"]["declineCode"] == "generic_decline"
+
+
+@pytest.mark.parametrize(("currency", "amount"), [("JPY", 1500), ("KRW", 13000), ("GBP", 30)])
+def test_zero_decimal_and_minimum_amounts_are_sent_as_stripe_counts_them(app, shopper, sandbox, currency, amount):
+    order = shopper.create(amount=amount, currency=currency)
+    with app.app_context():
+        call = db.session.execute(sa.select(GatewayCall).where(GatewayCall.operation == "create_intent")).scalar_one()
+    assert (call.response["amount"], call.response["currency"]) == (amount, currency.lower())
+    assert order["amount"] == amount
+
+
+@pytest.mark.parametrize(("currency", "amount"), [("USD", 49), ("GBP", 29), ("JPY", 49), ("KRW", 99), ("USD", 10**8)])
+def test_amounts_outside_stripes_limits_are_refused_before_any_call(app, shopper, sandbox, currency, amount):
+    response = shopper.client.post(
+        "/payment/stripe/create", json={"amount": amount, "currency": currency}, headers=shopper.headers
+    )
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "AMOUNT_OUT_OF_RANGE"
+    assert sandbox.requests_log(gateway="stripe") == []
+
+
+@pytest.mark.parametrize(
+    "body", [{"amount": 1000, "currency": "XYZ"}, {"amount": 10.5}, {"amount": 1000, "orderName": "x"}]
+)
+def test_create_validation(app, shopper, sandbox, body):
+    response = shopper.client.post("/payment/stripe/create", json=body, headers=shopper.headers)
+    assert response.status_code == 400
+    assert sandbox.requests_log(gateway="stripe") == []
+
+
+def test_bad_signatures_are_refused_and_nothing_is_stored(app, shopper):
+    order = shopper.create(amount=1000)
+    event = intent_event(
+        {"id": order["paymentIntentId"], "metadata": {"order_id": order["orderId"]}}, "payment_intent.succeeded"
+    )
+    assert shopper.webhook(event, secret="whsec_someoneElse").status_code == 400
+    assert shopper.webhook(event, at=int(time.time()) - 301).status_code == 400
+    body, header = signed(event)
+    altered = body.replace('"livemode": false', '"livemode": true')
+    for data, headers in (
+        (altered, {"Stripe-Signature": header}),
+        (body, {}),
+        (body, {"Stripe-Signature": "t=1,v1=00"}),
+    ):
+        response = shopper.client.post(
+            "/payment/stripe/webhook", data=data, content_type="application/json", headers=headers
+        )
+        assert response.status_code == 400
+        assert response.get_json()["error"]["code"] == "INVALID_SIGNATURE"
+    assert shopper.inbox() == []
+
+
+def test_a_signed_but_malformed_body_is_400(shopper):
+    body = "{not json"
+    header = stripe_sdk.WebhookSignature.generate_signature_header(body, SANDBOX_STRIPE_WEBHOOK_SECRET)
+    response = shopper.client.post(
+        "/payment/stripe/webhook", data=body, content_type="application/json", headers={"Stripe-Signature": header}
+    )
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "VALIDATION_ERROR"
+    assert shopper.inbox() == []
+
+
+def test_the_same_event_five_times_has_one_effect(app, shopper, sandbox):
+    sandbox.webhooks(gateway="stripe", paused=True)
+    order = shopper.create(amount=1000)
+    shopper.pay(order)
+    intent = sandbox_intent(sandbox, order["paymentIntentId"])
+    event = intent_event(intent, "payment_intent.succeeded", event_id="evt_five_times")
+    for _ in range(5):
+        assert shopper.webhook(event).status_code == 200
+    shopper.wait_for(order, "PAID")
+    [stored] = shopper.inbox()
+    assert stored.deliveries == 5
+    wait_until(lambda: shopper.inbox()[0].state == "processed")
+    assert moves(app, order["orderId"]) == ["PAID"]
+
+
+def test_succeeded_delivered_before_processing_ends_paid(app, shopper, sandbox):
+    sandbox.webhooks(gateway="stripe", reorder=True, delay_seconds=0.5)
+    order = shopper.create(amount=1000)
+    sandbox.stripe_process(order["paymentIntentId"])
+    sandbox.stripe_succeed(order["paymentIntentId"])
+    wait_until(lambda: len([e for e in shopper.inbox() if e.state == "processed"]) >= 2)
+    assert shopper.status(order) == "PAID"
+    kinds = [e.event_type for e in shopper.inbox()]
+    assert kinds.index("payment_intent.succeeded") < kinds.index("payment_intent.processing")
+
+
+def test_payment_failed_after_succeeded_stays_paid(app, shopper, sandbox):
+    order = shopper.create(amount=1000)
+    shopper.pay(order)
+    shopper.wait_for(order, "PAID")
+    sandbox.stripe_event(order["paymentIntentId"], "payment_intent.payment_failed", status="requires_payment_method")
+    wait_until(
+        lambda: any(e.event_type == "payment_intent.payment_failed" and e.state == "processed" for e in shopper.inbox())
+    )
+    assert shopper.status(order) == "PAID"
+    assert moves(app, order["orderId"]) == ["PAID"]
+
+
+def test_a_webhook_for_an_unknown_intent_is_recorded_and_ignored(app, shopper):
+    event = intent_event(
+        {"id": "pi_unknown", "metadata": {"order_id": "ord_notOursAtAll0000000000"}}, "payment_intent.succeeded"
+    )
+    assert shopper.webhook(event).status_code == 200
+    wait_until(lambda: shopper.inbox() and shopper.inbox()[0].state != "received")
+    [stored] = shopper.inbox()
+    assert stored.state == "ignored" and stored.attempts == 0
+
+
+def test_unknown_event_types_are_recorded_as_ignored(shopper):
+    event = intent_event({"id": "cus_1"}, "customer.created")
+    assert shopper.webhook(event).status_code == 200
+    assert [e.state for e in shopper.inbox()] == ["ignored"]
+
+
+def test_an_event_before_the_intent_id_is_stored_is_retried_later(app, shopper, sandbox):
+    sandbox.webhooks(gateway="stripe", paused=True)
+    order = shopper.create(amount=1000)
+    shopper.pay(order)
+    intent = sandbox_intent(sandbox, order["paymentIntentId"])
+    with app.app_context():  # as if our create had not committed the intent id yet
+        db.session.execute(sa.update(Payment).values(payment_intent_id=None))
+        db.session.commit()
+    assert shopper.webhook(intent_event(intent, "payment_intent.succeeded")).status_code == 200
+    wait_until(lambda: shopper.inbox()[0].attempts >= 1)
+    assert shopper.status(order) == "PENDING"
+    with app.app_context():
+        db.session.execute(sa.update(Payment).values(payment_intent_id=order["paymentIntentId"]))
+        db.session.commit()
+    shopper.wait_for(order, "PAID", timeout=40)
+    wait_until(lambda: shopper.inbox()[0].state == "processed")
+
+
+def test_create_survives_two_server_errors_with_one_key(app, shopper, sandbox):
+    sandbox.fault(gateway="stripe", mode="error500", count=2, operation="create_intent")
+    order = shopper.create(amount=1000)
+    assert order["paymentIntentId"]
+    creates = stripe_requests(sandbox, "create_intent")
+    assert [r["outcome"] for r in creates] == ["injected_error500", "injected_error500", "executed"]
+    assert {r["idempotencyKey"] for r in creates} == {f"create-{order['orderId']}"}
+    assert len(sandbox_intents(sandbox)) == 1
+
+
+def test_a_replayed_saved_500_is_settled_by_searching_not_by_guessing(app, shopper, sandbox):
+    sandbox.fault(gateway="stripe", mode="error500_saved", count=1, operation="create_intent")
+    order = shopper.create(expect=202, amount=1000)
+    wait_until(lambda: stripe_requests(sandbox, "search"), timeout=30)
+    wait_until(lambda: any(e.reason == "intent not created yet" for e in ledger(app, order["orderId"])), timeout=30)
+    assert shopper.status(order) == "PENDING" and shopper.payment(order).payment_intent_id is None
+    assert sandbox_intents(sandbox) == []
+
+
+def test_a_refund_made_at_stripe_is_imported(app, shopper, sandbox):
+    order = shopper.create(amount=1000)
+    shopper.pay(order)
+    shopper.wait_for(order, "PAID")
+    client = stripe_sdk.StripeClient(sandbox.stripe_secret_key, base_addresses={"api": sandbox.stripe_api_base})
+    client.v1.refunds.create(params={"payment_intent": order["paymentIntentId"], "amount": 300})
+    wait_until(lambda: shopper.read(order)["refundedAmount"] == 300)
+    assert shopper.status(order) == "PARTIALLY_REFUNDED"
+    client.v1.refunds.create(params={"payment_intent": order["paymentIntentId"]})
+    shopper.wait_for(order, "REFUNDED")
+    assert shopper.read(order)["refundedAmount"] == 1000
+    assert moves(app, order["orderId"]) == ["PAID", "PARTIALLY_REFUNDED", "REFUNDED"]
+
+
+def test_a_dispute_is_flagged_once(app, shopper, sandbox):
+    order = shopper.create(amount=1000)
+    shopper.pay(order)
+    shopper.wait_for(order, "PAID")
+    sandbox.stripe_dispute(order["paymentIntentId"])
+    wait_until(lambda: "DISPUTED" in shopper.read(order)["flags"])
+    flags = [e for e in ledger(app, order["orderId"]) if e.kind == LedgerKind.FLAG]
+    assert len(flags) == 1 and shopper.status(order) == "PAID"
+
+
+def test_idempotency_key_replay_and_conflict(app, shopper):
+    headers = {**shopper.headers, "Idempotency-Key": "stripe-order-1"}
+    first = shopper.client.post("/payment/stripe/create", json={"amount": 1000}, headers=headers)
+    again = shopper.client.post("/payment/stripe/create", json={"amount": 1000}, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.get_json() == again.get_json()
+    other = shopper.client.post("/payment/stripe/create", json={"amount": 2000}, headers=headers)
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count()).select_from(Payment)).scalar() == 1
+
+
+def test_client_secret_is_for_the_owner_only(shopper, client, make_user, auth_headers):
+    order = shopper.create(amount=1000)
+    response = client.get(f"/payment/{order['orderId']}", headers=auth_headers(make_user("peek@example.com")))
+    assert response.status_code == 404
+
+
+CAPTURED: list[tuple[dict, str]] = []
+
+
+class _Capture(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        CAPTURED.append((dict(self.headers), body))
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"error": {"type": "api_error", "message": "captured"}}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_create_params_meet_the_official_sdks_expectations():
+    params = intent_params("ord_abcdefghijklmnopqrstuv", 7, 1500, "JPY", "Premium")
+    assert set(params) <= set(PaymentIntentCreateParams.__annotations__)
+    assert PaymentIntentCreateParams.__required_keys__ <= set(params)
+    assert set(params["automatic_payment_methods"]) <= set(
+        PaymentIntentCreateParamsAutomaticPaymentMethods.__annotations__
+    )
+    assert all(isinstance(v, str) for v in params["metadata"].values())  # Stripe metadata values are strings
+
+    port = free_port()
+    server = http.server.HTTPServer(("127.0.0.1", port), _Capture)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    calls: list[CallRecord] = []
+    try:
+        gateway = StripeGateway("sk_test_capture", f"http://127.0.0.1:{port}", 5, calls.append)
+        with pytest.raises(Exception, match="captured"):
+            gateway.create_intent("ord_abcdefghijklmnopqrstuv", 7, 1500, "JPY", "Premium")
+    finally:
+        server.shutdown()
+        server.server_close()
+    headers, body = CAPTURED[-1]
+    form = dict(parse_qsl(body))
+    assert form == {
+        "amount": "1500",
+        "currency": "jpy",
+        "automatic_payment_methods[enabled]": "true",
+        "metadata[order_id]": "ord_abcdefghijklmnopqrstuv",
+        "metadata[user_id]": "7",
+        "description": "Premium",
+    }
+    assert headers["Idempotency-Key"] == "create-ord_abcdefghijklmnopqrstuv"
+    assert headers["Authorization"] == "Bearer sk_test_capture"
+    assert headers["Stripe-Version"] == stripe_sdk.api_version
+    assert calls[-1].outcome == "error" and calls[-1].http_status == 500
