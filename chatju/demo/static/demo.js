@@ -1,0 +1,454 @@
+/* ChatJu demo frontend: plain JavaScript against the service's own JSON API.
+ *
+ * No framework, no build step. Tokens live in localStorage; every call sends
+ * `Authorization: Bearer <access token>`; a 401 refreshes the access token once
+ * and retries. Each page is named by <body data-page>, and the server-side
+ * settings come in <body data-config> (JSON).
+ */
+(function () {
+  "use strict";
+
+  const body = document.body;
+  const config = JSON.parse(body.dataset.config);
+  const STORE = { access: "chatju.demo.access", refresh: "chatju.demo.refresh", orders: "chatju.demo.orders" };
+  const TOSS_SDK = "https://js.tosspayments.com/v2/standard"; // https://docs.tosspayments.com/sdk/v2/js
+  const WAITING = new Set(["PENDING", "PROCESSING"]); // not final yet: poll
+  const PAYABLE = new Set(["PENDING", "FAILED"]); // may go (back) to the checkout
+  const POLL_MS = 1000;
+  const POLL_FOR_MS = 60000;
+  const METHODS = {
+    card: "카드 Card",
+    virtual_account: "가상계좌 Virtual account",
+    easy_pay: "간편결제 Easy pay",
+    transfer: "계좌이체 Transfer",
+    mobile: "휴대폰 Mobile",
+  };
+
+  const $ = (selector) => document.querySelector(selector);
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function setText(selector, text) {
+    $(selector).textContent = text === null || text === undefined || text === "" ? "—" : String(text);
+  }
+
+  function say(text, kind) {
+    const message = $("#message");
+    message.textContent = text;
+    message.className = kind || "";
+  }
+
+  // ---- Tokens and API calls --------------------------------------------------
+
+  const tokens = {
+    get access() {
+      return localStorage.getItem(STORE.access);
+    },
+    get refresh() {
+      return localStorage.getItem(STORE.refresh);
+    },
+    save(access, refresh) {
+      localStorage.setItem(STORE.access, access);
+      if (refresh) localStorage.setItem(STORE.refresh, refresh);
+    },
+    clear() {
+      localStorage.removeItem(STORE.access);
+      localStorage.removeItem(STORE.refresh);
+    },
+  };
+
+  const signedIn = () => Boolean(tokens.access || tokens.refresh);
+
+  async function send(method, path, options = {}) {
+    const headers = { Accept: "application/json", ...(options.headers || {}) };
+    if (options.token) headers.Authorization = "Bearer " + options.token;
+    const init = { method, headers };
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.json);
+    }
+    let response;
+    try {
+      response = await fetch(config.apiBase + path, init);
+    } catch (error) {
+      return { status: 0, ok: false, data: { error: { code: "NETWORK_ERROR", message: "The service could not be reached." } } };
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    return { status: response.status, ok: response.ok, data };
+  }
+
+  let refreshing = null;
+
+  // One refresh at a time, however many calls got a 401 together.
+  function refreshAccessToken() {
+    if (!refreshing) {
+      refreshing = send("POST", "/auth/refresh", { token: tokens.refresh })
+        .then((result) => {
+          if (result.ok) tokens.save(result.data.access_token);
+          else tokens.clear();
+          return result.ok;
+        })
+        .finally(() => {
+          refreshing = null;
+        });
+    }
+    return refreshing;
+  }
+
+  // A call as the signed-in user: on 401, refresh the access token once, then retry once.
+  async function api(method, path, options = {}) {
+    let result = await send(method, path, { ...options, token: tokens.access });
+    if (result.status === 401 && tokens.refresh && (await refreshAccessToken())) {
+      result = await send(method, path, { ...options, token: tokens.access });
+    }
+    return result;
+  }
+
+  function errorText(result) {
+    const error = result.data && result.data.error;
+    if (!error) return `HTTP ${result.status}`;
+    const fields = (error.details && error.details.fields) || [];
+    const detail = fields.length ? ` (${fields.map((f) => `${f.field}: ${f.message}`).join("; ")})` : "";
+    return `${error.code}: ${error.message}${detail}`;
+  }
+
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  // ---- Formatting ---------------------------------------------------------
+
+  function money(amount, currency) {
+    const format = new Intl.NumberFormat("ko-KR", { style: "currency", currency });
+    return format.format(amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+  }
+
+  const when = (iso) => (iso ? new Date(iso).toLocaleString("ko-KR") : null);
+  const orderUrl = (orderId) => `${config.home}orders/${encodeURIComponent(orderId)}`;
+
+  // ---- Orders this browser created (with what the checkout needs) -----------
+
+  const orders = {
+    all() {
+      try {
+        return JSON.parse(localStorage.getItem(STORE.orders)) || [];
+      } catch (error) {
+        return [];
+      }
+    },
+    find(orderId) {
+      return this.all().find((order) => order.orderId === orderId) || null;
+    },
+    remember(created, userId) {
+      const order = {
+        userId,
+        orderId: created.orderId,
+        orderName: created.orderName,
+        amount: created.amount,
+        currency: created.currency,
+        createdAt: created.createdAt,
+        clientKey: created.clientKey,
+        customerKey: created.customerKey,
+        successUrl: created.successUrl,
+        failUrl: created.failUrl,
+      };
+      const rest = this.all().filter((o) => o.orderId !== order.orderId);
+      localStorage.setItem(STORE.orders, JSON.stringify([order, ...rest].slice(0, 10)));
+      return order;
+    },
+  };
+
+  // ---- The checkout: the sandbox's hosted page, or Toss's payment window -----
+
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`Could not load ${src}`));
+      document.head.appendChild(script);
+    });
+  }
+
+  async function openCheckout(order) {
+    const checkout = config.tossCheckout;
+    if (checkout.mode === "sandbox") {
+      const query = new URLSearchParams({
+        clientKey: order.clientKey,
+        customerKey: order.customerKey,
+        orderId: order.orderId,
+        orderName: order.orderName,
+        amount: String(order.amount),
+        successUrl: order.successUrl,
+        failUrl: order.failUrl,
+      });
+      window.location.assign(`${checkout.url}?${query}`);
+      return;
+    }
+    if (!window.TossPayments) await loadScript(TOSS_SDK);
+    // https://docs.tosspayments.com/sdk/v2/js#paymentrequestpayment
+    const payment = window.TossPayments(order.clientKey).payment({ customerKey: order.customerKey });
+    await payment.requestPayment({
+      method: "CARD",
+      amount: { currency: "KRW", value: order.amount },
+      orderId: order.orderId,
+      orderName: order.orderName,
+      successUrl: order.successUrl,
+      failUrl: order.failUrl,
+    });
+  }
+
+  const checkoutError = (error) => (error && error.code ? `${error.code}: ${error.message}` : String(error));
+
+  // A button that sends the same order to the checkout again (another card, another try).
+  // The checkout needs the create answer's clientKey, customerKey and URLs, which only this
+  // browser kept: GET /payment/<orderId> does not return them.
+  function offerRetry(orderId) {
+    const order = orders.find(orderId);
+    const button = $("#retry");
+    if (!order) {
+      $("#retry-unavailable").hidden = false;
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await openCheckout(order);
+      } catch (error) {
+        say(checkoutError(error), "error");
+        button.disabled = false;
+      }
+    });
+  }
+
+  // ---- The payment, readably ----------------------------------------------
+
+  function renderPayment(payment) {
+    $("#payment").hidden = false;
+    const status = $("#status");
+    status.textContent = payment.status;
+    status.dataset.status = payment.status;
+    const link = $("#p-order-id");
+    link.textContent = payment.orderId;
+    link.href = orderUrl(payment.orderId);
+    setText("#p-order-name", payment.orderName);
+    setText("#p-amount", money(payment.amount, payment.currency));
+    setText("#p-refunded", payment.refundedAmount ? money(payment.refundedAmount, payment.currency) : null);
+    setText("#p-method", METHODS[payment.method] || payment.method);
+    const card = payment.card && [payment.card.brand, payment.card.last4 && `•••• ${payment.card.last4}`];
+    setText("#p-card", card && card.filter(Boolean).join(" "));
+    renderReceipt(payment.receiptUrl);
+    setText("#p-failure", payment.failure && `${payment.failure.code}: ${payment.failure.message}`);
+    setText("#p-flags", payment.flags && payment.flags.join(", "));
+    setText("#p-paid-at", when(payment.paidAt));
+    setText("#p-created-at", when(payment.createdAt));
+    setText("#p-updated-at", when(payment.updatedAt));
+    $("#p-json").textContent = JSON.stringify(payment, null, 2);
+  }
+
+  function renderReceipt(url) {
+    const cell = $("#p-receipt");
+    cell.textContent = "—";
+    if (!url || !/^https?:\/\//.test(url)) return;
+    const link = document.createElement("a");
+    link.href = url;
+    link.rel = "noopener noreferrer";
+    link.target = "_blank";
+    link.textContent = "영수증 보기 View receipt";
+    cell.replaceChildren(link);
+  }
+
+  // Poll GET /payment/<orderId> every second while it is not final, for at most a minute.
+  async function poll(orderId) {
+    const deadline = Date.now() + POLL_FOR_MS;
+    let payment = null;
+    while (Date.now() < deadline) {
+      await sleep(POLL_MS);
+      const result = await api("GET", `/payment/${encodeURIComponent(orderId)}`);
+      if (result.status >= 400 && result.status < 500) {
+        say(errorText(result), "error");
+        return null;
+      }
+      if (!result.ok) continue; // the network or the service hiccupped: ask again
+      payment = result.data;
+      renderPayment(payment);
+      if (!WAITING.has(payment.status)) return payment;
+    }
+    say(`Still ${payment ? payment.status : "unknown"} after a minute; the order page shows it when it settles.`);
+    return null;
+  }
+
+  // ---- Pages --------------------------------------------------------------
+
+  async function indexPage() {
+    if (!signedIn()) return showSignIn();
+    const me = await api("GET", "/auth/me");
+    if (!me.ok) {
+      if (me.status === 401) tokens.clear();
+      showSignIn();
+      say(me.status === 401 ? "다시 로그인하세요. Your session ended; sign in again." : errorText(me), "error");
+      return;
+    }
+    const user = me.data;
+    $("#signed-in").hidden = false;
+    $("#who").textContent = user.displayName ? `${user.displayName} <${user.email}>` : user.email;
+    setText("#readings", user.premiumReadings);
+    $("#sign-out").addEventListener("click", () => tokens.clear());
+    await Promise.all([showProduct(user), showOrders(user)]);
+  }
+
+  function showSignIn() {
+    $("#signed-out").hidden = false;
+    const form = $("#sign-in-form");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const email = $("#email").value.trim();
+      const button = form.querySelector("button");
+      button.disabled = true;
+      say("보내는 중… Sending…");
+      const result = await send("POST", "/auth/magic-link", { json: { email } });
+      button.disabled = false;
+      if (result.status !== 202) return say(errorText(result), "error");
+      say("");
+      form.hidden = true;
+      $("#mail-sent-to").textContent = email;
+      $("#mail-sent").hidden = false;
+    });
+  }
+
+  async function showProduct(user) {
+    const result = await send("GET", "/products");
+    const product = result.ok && result.data.products.find((p) => p.id === "premium_reading");
+    if (!product || !product.prices.KRW) return say(result.ok ? "No KRW price for the reading." : errorText(result), "error");
+    const price = money(product.prices.KRW, "KRW");
+    $("#product-name").textContent = product.name;
+    $("#product-price").textContent = price;
+    const button = $("#buy-toss");
+    button.textContent = `토스로 결제 Buy with Toss (${price})`;
+    button.disabled = false;
+    button.addEventListener("click", () => buyWithToss(product, user, button));
+  }
+
+  async function buyWithToss(product, user, button) {
+    button.disabled = true;
+    say("주문을 만드는 중… Creating the order…");
+    const result = await api("POST", "/payment/toss/create", {
+      json: { productId: product.id },
+      headers: { "Idempotency-Key": uuid() }, // one per click: a double request is one order
+    });
+    if (result.status !== 201) {
+      button.disabled = false;
+      return say(errorText(result), "error");
+    }
+    const order = orders.remember(result.data, user.id);
+    say("결제창으로 이동합니다… Opening the checkout…");
+    try {
+      await openCheckout(order);
+    } catch (error) {
+      say(checkoutError(error), "error");
+      button.disabled = false;
+      showOrders(user);
+    }
+  }
+
+  async function showOrders(user) {
+    const mine = orders.all().filter((order) => order.userId === user.id).slice(0, 5);
+    $("#no-orders").hidden = mine.length > 0;
+    const list = $("#orders");
+    list.replaceChildren(
+      ...mine.map((order) => {
+        const item = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = orderUrl(order.orderId);
+        link.textContent = `${order.orderName} · ${money(order.amount, order.currency)} · ${when(order.createdAt)}`;
+        const status = document.createElement("span");
+        status.className = "status";
+        item.append(link, " ", status);
+        api("GET", `/payment/${encodeURIComponent(order.orderId)}`).then((r) => {
+          status.textContent = r.ok ? r.data.status : "";
+        });
+        return item;
+      })
+    );
+  }
+
+  async function verifyPage() {
+    const token = new URLSearchParams(window.location.search).get("token");
+    window.history.replaceState(null, "", window.location.pathname); // the link works once: keep it out of history
+    if (!token) return say("이 링크에는 토큰이 없습니다. The link has no token.", "error");
+    const result = await send("POST", "/auth/magic-link/verify", { json: { token } });
+    if (!result.ok) {
+      const error = result.data && result.data.error;
+      const message = result.status === 401 && error ? error.message : errorText(result);
+      return say(`${message} 새 링크를 요청하세요. Ask for a new link.`, "error");
+    }
+    tokens.save(result.data.access_token, result.data.refresh_token);
+    window.location.replace(config.home);
+  }
+
+  async function successPage() {
+    const query = new URLSearchParams(window.location.search);
+    const [orderId, paymentKey, amount] = ["orderId", "paymentKey", "amount"].map((name) => query.get(name));
+    if (!orderId || !paymentKey || !amount) return say("The address lacks orderId, paymentKey or amount.", "error");
+    if (!signedIn()) return say("로그인이 필요합니다. Sign in in this browser to confirm the payment.", "error");
+    say("결제를 확인하는 중… Confirming the payment…");
+    const result = await api("POST", "/payment/toss/confirm", {
+      json: { paymentKey, orderId, amount: Number(amount) },
+    });
+    if (result.status === 200) return showOutcome(result.data);
+    if (result.status !== 202) return say(errorText(result), "error");
+    renderPayment(result.data);
+    say("처리 중… The payment is being processed…");
+    const settled = await poll(orderId);
+    if (settled) showOutcome(settled);
+  }
+
+  function showOutcome(payment) {
+    renderPayment(payment);
+    if (payment.status === "PAID") return say("결제가 완료되었습니다. Payment complete — thank you!", "ok");
+    if (payment.status !== "FAILED") return say(`주문 상태 Order status: ${payment.status}`);
+    const failure = payment.failure || { code: "FAILED", message: "" };
+    say(`결제가 거절되었습니다. The payment was refused: ${failure.code}: ${failure.message}`, "error");
+    offerRetry(payment.orderId);
+  }
+
+  async function failPage() {
+    const query = new URLSearchParams(window.location.search);
+    const orderId = query.get("orderId");
+    setText("#fail-code", query.get("code"));
+    setText("#fail-message", query.get("message"));
+    setText("#fail-order", orderId);
+    if (!orderId) return;
+    const link = document.createElement("a");
+    link.href = orderUrl(orderId);
+    link.textContent = orderId;
+    $("#fail-order").replaceChildren(link);
+    const result = signedIn() ? await api("GET", `/payment/${encodeURIComponent(orderId)}`) : null;
+    if (result && result.ok) setText("#fail-status", result.data.status);
+    if (!result || !result.ok || PAYABLE.has(result.data.status)) offerRetry(orderId);
+  }
+
+  async function orderPage() {
+    if (!signedIn()) return say("로그인이 필요합니다. Sign in to see the order.", "error");
+    const orderId = body.dataset.orderId;
+    const result = await api("GET", `/payment/${encodeURIComponent(orderId)}`);
+    if (!result.ok) return say(errorText(result), "error");
+    renderPayment(result.data);
+    if (WAITING.has(result.data.status)) await poll(orderId);
+  }
+
+  const pages = { index: indexPage, verify: verifyPage, success: successPage, fail: failPage, order: orderPage };
+  Promise.resolve()
+    .then(pages[body.dataset.page])
+    .catch((error) => say(`Unexpected error: ${error}`, "error"));
+})();

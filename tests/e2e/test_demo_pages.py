@@ -1,0 +1,71 @@
+"""The demo pages over HTTP, without a browser: their CSP, their checkout setting, their absence in production."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+from flask import Flask
+
+from chatju import create_app
+
+PAGES = ["/demo/", "/demo/auth/verify?token=x", "/demo/toss/success", "/demo/toss/fail", "/demo/orders/ord_x"]
+
+
+def page_config(html: str) -> dict:
+    match = re.search(r"data-config='([^']*)'", html)
+    assert match, html
+    return json.loads(match.group(1))
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_are_html_with_a_strict_policy_and_the_sandbox_checkout(client, sandbox, path):
+    response = client.get(path)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "style-src 'self';" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp and "tosspayments" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert page_config(response.get_data(as_text=True))["tossCheckout"] == {
+        "mode": "sandbox",
+        "url": f"{sandbox.toss_api_base}/checkout",
+    }
+
+
+def test_pages_have_no_inline_script_or_handlers(client):
+    for path in PAGES:
+        html = client.get(path).get_data(as_text=True)
+        assert re.findall(r"<script(?![^>]*\bsrc=)", html) == [], path
+        assert re.findall(r"\son[a-z]+=", html) == [], path
+
+
+def test_real_toss_keys_mean_the_toss_sdk_and_a_policy_that_allows_it(test_env):
+    app = create_app({**test_env, "TOSS_CLIENT_KEY": "test_ck_realMerchantKey000", "TOSS_SECRET_KEY": "test_sk_x"})
+    response = app.test_client().get("/demo/")
+    assert page_config(response.get_data(as_text=True))["tossCheckout"] == {"mode": "toss"}
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' https://js.tosspayments.com;" in csp
+    assert "frame-src https://*.tosspayments.com;" in csp
+
+
+def test_static_files_are_served(client):
+    response = client.get("/demo/static/demo.js")
+    assert response.status_code == 200 and "javascript" in response.mimetype
+    response.close()
+
+
+@pytest.fixture(scope="module")
+def production_app(test_env) -> Flask:
+    """The test app with production's settings, past the start-up guard (which needs real keys)."""
+    app = create_app(test_env)
+    app.extensions["chatju.settings"] = dataclasses.replace(app.extensions["chatju.settings"], env="production")
+    return app
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/demo/static/demo.js", "/demo/static/demo.css"])
+def test_in_production_every_demo_url_is_a_404(production_app, path):
+    response = production_app.test_client().get(path)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "NOT_FOUND"
