@@ -160,9 +160,11 @@ def apply_gateway_payment(payment: Payment, seen: GatewayPayment, source: EventS
         return
     if seen.approved and not is_paid(payment.status) and target != S.PAID:
         move(payment, S.PAID, source, reference=seen.reference)  # the success we missed comes first
-    failure = (
-        Failure(seen.failure_code or seen.gateway_status, seen.failure_message or "") if target == S.FAILED else None
-    )
+    failure = None
+    if target == S.FAILED:
+        failure = Failure(
+            seen.failure_code or seen.gateway_status, seen.failure_message or "", seen.failure_decline_code
+        )
     move(payment, target, source, reference=seen.reference, refunded_amount=seen.refunded_amount, failure=failure)
 
 

@@ -1,10 +1,12 @@
-"""The gateway sandbox: a stateful stand-in for Toss Payments (and, later, Stripe).
+"""The gateway sandbox: a stateful stand-in for Toss Payments and Stripe.
 
     flask --app chatju.sandbox run --port 8081
     python -m chatju.sandbox            # on SANDBOX_PORT (8081), 127.0.0.1 only
 
 Routes: `/toss/v1/...` (the Toss core API), `/toss/checkout` (the hosted checkout),
-`/toss/receipt/<paymentKey>`, `/_control/...` (reset, faults, webhook knobs, logs).
+`/toss/receipt/<paymentKey>`, `/stripe/v1/...` (the Stripe API), `/stripe/pay` (the
+hosted page standing in for Elements), `/stripe/receipt/<charge>`, `/_control/...`
+(reset, faults, webhook knobs, logs; `/_control/toss/...`, `/_control/stripe/...`).
 The control API has no authentication: never listen on anything but 127.0.0.1.
 It shares nothing with the service's app or database.
 """
@@ -17,9 +19,11 @@ from collections.abc import Mapping
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from chatju.sandbox import control, toss
+from chatju.sandbox import control, stripe, toss
 from chatju.sandbox.config import SandboxConfig
+from chatju.sandbox.replies import Reply
 from chatju.sandbox.state import EXTENSION, Sandbox
+from chatju.sandbox.stripe import errors as stripe_errors
 from chatju.sandbox.toss.errors import error_reply
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -34,9 +38,12 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     sandbox = Sandbox(config)
     toss.install(sandbox)
+    stripe.install(sandbox)
     app.extensions[EXTENSION] = sandbox
     app.register_blueprint(toss.bp)
     app.register_blueprint(toss.control_bp, url_prefix="/_control/toss")
+    app.register_blueprint(stripe.bp)
+    app.register_blueprint(stripe.control_bp, url_prefix="/_control/stripe")
     app.register_blueprint(control.bp)
     app.register_error_handler(HTTPException, _http_error)
     return app
@@ -48,4 +55,14 @@ def _http_error(error: HTTPException) -> Response | tuple[Response, int]:
     if request.path.startswith("/toss/"):
         code = {404: "NOT_FOUND", 405: "NOT_FOUND", 500: "FAILED_INTERNAL_SYSTEM_PROCESSING"}.get(status)
         return error_reply(code or "INVALID_REQUEST").response()
+    if request.path.startswith("/stripe/"):
+        return _stripe_error(status, error).response()
     return jsonify(code=error.name.upper().replace(" ", "_"), message=error.description), status
+
+
+def _stripe_error(status: int, error: HTTPException) -> Reply:
+    if status == 404:
+        return stripe_errors.unrecognized_url(request.method, request.path.removeprefix("/stripe")).reply()
+    if status >= 500:
+        return stripe_errors.internal_error().reply()
+    return stripe_errors.StripeError(status, error.description or error.name).reply()

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chatju.config import SANDBOX_TOSS_CLIENT_KEY, SANDBOX_TOSS_SECRET_KEY
+from chatju.config import (
+    SANDBOX_STRIPE_PUBLISHABLE_KEY,
+    SANDBOX_STRIPE_SECRET_KEY,
+    SANDBOX_STRIPE_WEBHOOK_SECRET,
+    SANDBOX_TOSS_CLIENT_KEY,
+    SANDBOX_TOSS_SECRET_KEY,
+)
 
 
 class SandboxConfigError(ValueError):
@@ -32,6 +38,10 @@ class SandboxConfig:
     toss_secret_key: str = SANDBOX_TOSS_SECRET_KEY
     toss_webhook_url: str = "http://127.0.0.1:8000/payment/toss/webhook"
     toss_confirm_window_seconds: float = 600.0
+    stripe_secret_key: str = SANDBOX_STRIPE_SECRET_KEY
+    stripe_publishable_key: str = SANDBOX_STRIPE_PUBLISHABLE_KEY
+    stripe_webhook_secret: str = SANDBOX_STRIPE_WEBHOOK_SECRET
+    stripe_webhook_url: str = "http://127.0.0.1:8000/payment/stripe/webhook"
     webhook_retry_seconds: float = 60.0
     webhook_timeout_seconds: float = 10.0
 
@@ -43,6 +53,10 @@ class SandboxConfig:
             toss_secret_key=env.get("TOSS_SECRET_KEY", "").strip() or SANDBOX_TOSS_SECRET_KEY,
             toss_webhook_url=env.get("SANDBOX_TOSS_WEBHOOK_URL", "").strip() or cls.toss_webhook_url,
             toss_confirm_window_seconds=_number(env, "SANDBOX_TOSS_CONFIRM_WINDOW_SECONDS", 600.0),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY", "").strip() or SANDBOX_STRIPE_SECRET_KEY,
+            stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", "").strip() or SANDBOX_STRIPE_PUBLISHABLE_KEY,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", "").strip() or SANDBOX_STRIPE_WEBHOOK_SECRET,
+            stripe_webhook_url=env.get("SANDBOX_STRIPE_WEBHOOK_URL", "").strip() or cls.stripe_webhook_url,
             webhook_retry_seconds=_number(env, "SANDBOX_WEBHOOK_RETRY_SECONDS", 60.0),
             webhook_timeout_seconds=_number(env, "SANDBOX_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.01),
         )

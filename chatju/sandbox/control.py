@@ -5,8 +5,8 @@ JSON in and out, no authentication: the sandbox must only ever listen on 127.0.0
     GET    /_control/health
     POST   /_control/reset                 payments, keys, faults, webhook knobs and logs
     GET    /_control/faults
-    POST   /_control/faults                {gateway, mode: error500|timeout|drop, count=1, operation=null,
-                                            seconds} and/or {gateway, latency_ms}
+    POST   /_control/faults                {gateway, mode: error500|timeout|drop (|error500_saved for stripe),
+                                            count=1, operation=null, seconds} and/or {gateway, latency_ms}
     DELETE /_control/faults[?gateway=]
     GET    /_control/webhooks              the knobs of every gateway
     POST   /_control/webhooks              {gateway, url?, duplicate?, delay_seconds?, reorder?, paused?}
@@ -16,6 +16,11 @@ JSON in and out, no authentication: the sandbox must only ever listen on 127.0.0
     POST   /_control/toss/expire           {orderId}
     POST   /_control/toss/webhook          {orderId, eventType?, status?}
     GET    /_control/toss/payments
+    POST   /_control/stripe/process        {payment_intent}
+    POST   /_control/stripe/succeed        {payment_intent}
+    POST   /_control/stripe/dispute        {payment_intent, reason?}
+    POST   /_control/stripe/event          {payment_intent, type, object?}
+    GET    /_control/stripe/intents
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from chatju.sandbox.faults import MODES, Fault
+from chatju.sandbox.faults import Fault
 from chatju.sandbox.state import Gateway, current_sandbox
 
 bp = Blueprint("control", __name__, url_prefix="/_control")
@@ -113,7 +118,7 @@ def add_fault() -> Response:
     gateway = _gateway(body.get("gateway"))
     board = current_sandbox().faults
     if "mode" not in body and "latency_ms" not in body:
-        raise ControlError("give a mode (error500, timeout, drop) or latency_ms")
+        raise ControlError(f"give a mode ({', '.join(gateway.fault_modes)}) or latency_ms")
     if "latency_ms" in body:
         board.set_latency(gateway.name, int(_number(body, "latency_ms", 0)))
     if "mode" in body:
@@ -123,8 +128,8 @@ def add_fault() -> Response:
 
 def _read_fault(gateway: Gateway, body: dict[str, Any]) -> Fault:
     mode = body["mode"]
-    if mode not in MODES:
-        raise ControlError(f"mode must be one of {', '.join(MODES)}")
+    if mode not in gateway.fault_modes:
+        raise ControlError(f"mode must be one of {', '.join(gateway.fault_modes)} for {gateway.name}")
     count = body.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ControlError("count must be an integer >= 1")

@@ -3,6 +3,10 @@
 Modes (each consumes one unit of its `count` on a matching request):
 - `error500`: answer 500 at once; the request is not executed.
 - `drop`: close the TCP connection without any response; the request is not executed.
+- `error500_saved` (Stripe only: its idempotency layer replays saved 500s): pass auth
+  and the Idempotency-Key check, then answer 500 without executing, and keep that 500
+  under the request's key, so every retry with the key gets it replayed until the key
+  expires. Logged as `injected_error500`, its replays as `replayed`.
 - `timeout`: hold the request `seconds`, then go on normally. The client has given
   up by then: its response is lost, its effect is not. A first execution is held with
   its Idempotency-Key already claimed, so a retry arriving meanwhile gets the gateway's
@@ -22,6 +26,7 @@ from typing import Any
 from flask import Response, request
 
 MODES = ("error500", "timeout", "drop")
+SAVED_ERROR500 = "error500_saved"
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Idempotency-Key storage shared by the gateways: first response replayed, in-flight detected.
 
-A scope is whatever the gateway matches on (Toss: key, API key, path, method). An
-optional fingerprint of the request lets a gateway refuse a reused key with other
-parameters (Stripe does; Toss documents no such check, so it passes none).
+A scope is whatever the gateway matches on (Toss: key, API key, path, method; Stripe:
+key and API key). An optional fingerprint of the request lets a gateway refuse a reused
+key with other parameters (Stripe does; Toss documents no such check, so it passes none).
+Each claim may carry its own lifetime (Toss keeps keys 15 days, Stripe 24 hours).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Claim:
 
 @dataclass
 class _Entry:
-    created: float
+    expires: float
     fingerprint: str | None
     reply: Reply | None = None
 
@@ -44,14 +45,14 @@ class IdempotencyStore:
         self._lock = threading.Lock()
         self._entries: dict[Scope, _Entry] = {}
 
-    def claim(self, scope: Scope, fingerprint: str | None = None) -> Claim:
+    def claim(self, scope: Scope, fingerprint: str | None = None, ttl_seconds: float | None = None) -> Claim:
         """Claim the key for a first execution, or say why it cannot run again."""
         now = time.monotonic()
         with self._lock:
             self._purge(now)
             entry = self._entries.get(scope)
             if entry is None:
-                self._entries[scope] = _Entry(now, fingerprint)
+                self._entries[scope] = _Entry(now + (self._ttl if ttl_seconds is None else ttl_seconds), fingerprint)
                 return Claim(ClaimKind.NEW)
             if entry.fingerprint != fingerprint:
                 return Claim(ClaimKind.MISMATCH)
@@ -77,6 +78,6 @@ class IdempotencyStore:
             self._entries.clear()
 
     def _purge(self, now: float) -> None:
-        expired = [scope for scope, entry in self._entries.items() if now - entry.created > self._ttl]
+        expired = [scope for scope, entry in self._entries.items() if now > entry.expires]
         for scope in expired:
             del self._entries[scope]

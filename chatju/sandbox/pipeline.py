@@ -1,13 +1,16 @@
 """What every gateway API request goes through, in this order:
 
 latency → injected fault (error500 / drop) → authentication → Idempotency-Key
-(replay, in-flight, mismatch) → timeout hold → execution → stored for replay → logged.
-Each gateway supplies its own shapes through an `ApiProfile`.
+(replay, in-flight, mismatch) → timeout hold → execution (or a saved injected 500)
+→ stored for replay → logged. Each gateway supplies its own shapes, key scope, key
+lifetime and extra response headers through an `ApiProfile`.
 
 Every response an execution produces is stored under its Idempotency-Key and replayed
 with the same status and bytes, refusals (4xx) included, as Toss says "the first
-response" is returned. Not stored: injected faults (they fail in front, so a retry
-with the key executes), authentication failures and an invalid key.
+response" is returned, unless the reply says it is not replayable (Stripe's parameter
+errors). Not stored: injected faults in front (error500, drop: a retry with the key
+executes), authentication failures and an invalid key. The `error500_saved` fault is
+stored: it stands for a gateway failing after execution began (Stripe replays those).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Protocol
 from flask import Response, request
 
 from chatju.sandbox.clock import utc_stamp
-from chatju.sandbox.faults import Fault, dropped_connection
+from chatju.sandbox.faults import SAVED_ERROR500, Fault, dropped_connection
 from chatju.sandbox.idempotency import ClaimKind, Scope
 from chatju.sandbox.replies import Reply
 from chatju.sandbox.requestlog import LoggedRequest
@@ -30,6 +33,7 @@ class ApiProfile(Protocol):
     """How one gateway authenticates, names its idempotency header and words its errors."""
 
     gateway: str
+    idempotency_ttl_seconds: float
 
     def authenticate(self) -> Reply | str:
         """The API key of the current request, or the error reply refusing it."""
@@ -39,8 +43,16 @@ class ApiProfile(Protocol):
         """The current request's Idempotency-Key (None: absent), or the error reply refusing it."""
         ...
 
+    def idempotency_scope(self, key: str, api_key: str) -> Scope:
+        """What a key is matched on (Toss: also path and method; Stripe: key and account)."""
+        ...
+
     def fingerprint(self) -> str | None:
         """What a reused key must match besides its scope (None: nothing)."""
+        ...
+
+    def response_headers(self, outcome: str) -> dict[str, str]:
+        """Headers added to an answer (Stripe: `Idempotent-Replayed` on a replay)."""
         ...
 
     def in_flight(self) -> Reply: ...
@@ -60,6 +72,7 @@ class _Call:
         self.key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
         self.hold = fault.seconds if fault is not None and fault.mode == "timeout" else 0.0
         self.held = False
+        self.saved_error = fault is not None and fault.mode == SAVED_ERROR500
 
     def wait(self) -> None:
         """Serve an injected timeout: hold the request (once) before it goes on."""
@@ -82,7 +95,11 @@ class _Call:
                 at=utc_stamp(),
             )
         )
-        return dropped_connection() if reply is None else reply.response()
+        if reply is None:
+            return dropped_connection()
+        response = reply.response()
+        response.headers.update(self.profile.response_headers(outcome))
+        return response
 
 
 def handle(profile: ApiProfile, operation: str | None, execute: Callable[[], Reply]) -> Response:
@@ -105,7 +122,7 @@ def handle(profile: ApiProfile, operation: str | None, execute: Callable[[], Rep
         return call.finish("rejected", key)
     if key is None:
         return _execute(call, execute, None)
-    return _execute_once(call, execute, (key, api_key, request.path, request.method))
+    return _execute_once(call, execute, (profile.gateway, *profile.idempotency_scope(key, api_key)))
 
 
 def refuse(profile: ApiProfile, operation: str | None, reply: Reply) -> Response:
@@ -116,10 +133,11 @@ def refuse(profile: ApiProfile, operation: str | None, reply: Reply) -> Response
 def _execute_once(call: _Call, execute: Callable[[], Reply], scope: Scope) -> Response:
     store = current_sandbox().idempotency
     fingerprint = call.profile.fingerprint()
-    claim = store.claim(scope, fingerprint)
+    ttl = call.profile.idempotency_ttl_seconds
+    claim = store.claim(scope, fingerprint, ttl)
     if claim.kind is not ClaimKind.NEW and call.hold:
         call.wait()  # a held repeat answers with what the key holds after the hold
-        claim = store.claim(scope, fingerprint)
+        claim = store.claim(scope, fingerprint, ttl)
     if claim.kind is ClaimKind.REPLAY and claim.reply is not None:
         return call.finish("replayed", claim.reply)
     if claim.kind is ClaimKind.IN_FLIGHT:
@@ -133,11 +151,15 @@ def _execute(call: _Call, execute: Callable[[], Reply], scope: Scope | None) -> 
     store = current_sandbox().idempotency
     try:
         call.wait()  # with the key claimed: a repeat meanwhile is "still processing"
-        reply = execute()
+        reply = call.profile.internal_error() if call.saved_error else execute()
     except BaseException:
         if scope is not None:
             store.release(scope)
         raise
-    if scope is not None:
+    if scope is not None and reply.replayable:
         store.complete(scope, reply)
+    elif scope is not None:
+        store.release(scope)
+    if call.saved_error:
+        return call.finish("injected_error500", reply)
     return call.finish("executed" if reply.status < 400 else "rejected", reply, executed=True)

@@ -11,7 +11,8 @@ from typing import Any
 #   rejected           ran, or reached the gateway, and was refused (auth, validation, business error)
 #   replayed           an Idempotency-Key repeat answered with the stored first response
 #   in_flight          an Idempotency-Key repeat while the first was still running (409)
-#   injected_error500  failed by an injected fault, not executed
+#   injected_error500  failed by an injected fault, not executed (error500_saved: also kept under the key,
+#                      so the repeats that follow are `replayed` 500s)
 #   dropped            connection dropped by an injected fault, not executed
 #   injected_timeout   held by an injected fault, then executed (see `executed`)
 # `executed` says whether the request reached the operation (it ran, whatever it answered).

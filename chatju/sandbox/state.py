@@ -8,7 +8,7 @@ from typing import Protocol, cast
 from flask import current_app
 
 from chatju.sandbox.config import SandboxConfig
-from chatju.sandbox.faults import FaultBoard
+from chatju.sandbox.faults import MODES, FaultBoard
 from chatju.sandbox.idempotency import IdempotencyStore
 from chatju.sandbox.requestlog import RequestLog
 from chatju.sandbox.webhooks import DeliveryLog, WebhookSender
@@ -30,6 +30,7 @@ class Gateway:
     operations: frozenset[str]
     state: GatewayState
     webhooks: WebhookSender
+    fault_modes: tuple[str, ...] = MODES
 
 
 @dataclass

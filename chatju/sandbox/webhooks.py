@@ -1,13 +1,16 @@
-"""Outgoing webhooks: one background sender per gateway, with Toss's retry schedule and knobs.
+"""Outgoing webhooks: one background sender per gateway, with a retry schedule and knobs.
 
 Delivery never happens inside an API request: `emit` only queues. A delivery fails on
-any answer but 200 or no answer within the timeout, and is retried after 1, 4, 16, 64,
-256, 1024 and 4096 times `retry_base` seconds (Toss: minutes). Deliveries go out one at
-a time, in order, so tests see a deterministic sequence.
+an answer the gateway does not count as delivered (Toss: anything but 200; Stripe: any
+non-2xx) or no answer within the timeout, and is retried after 1, 4, 16, 64, 256, 1024
+and 4096 times `retry_base` seconds (Toss: minutes), or the first few of those steps
+(Stripe in test mode: 3 retries). Deliveries go out one at a time, in order, so tests
+see a deterministic sequence.
 
 Knobs (`WebhookSettings`):
 - duplicate: each event is delivered twice with the same delivery id, as when the
-  gateway re-sends one delivery (Toss: same `tosspayments-webhook-transmission-id`).
+  gateway re-sends one delivery (Toss: same `tosspayments-webhook-transmission-id`;
+  Stripe: same event id).
 - delay_seconds: each event waits this long before its first attempt.
 - reorder: an event is held until the next one comes (or `delay_seconds`, default 1 s,
   passes); the held batch then goes out newest first.
@@ -61,8 +64,13 @@ class Delivery:
     retried: int = 0
 
 
-# The gateway-specific headers of one attempt (Toss: transmission id, time, retried count).
+# The gateway-specific headers of one attempt (Toss: transmission id, time, retried count;
+# Stripe: the signature, made anew for each attempt).
 HeaderBuilder = Callable[[Delivery], dict[str, str]]
+
+
+def answered_200(status: int) -> bool:
+    return status == 200
 
 
 class DeliveryLog:
@@ -104,6 +112,8 @@ class WebhookSender:
         log: DeliveryLog,
         retry_base: float,
         timeout: float,
+        retry_steps: tuple[int, ...] = RETRY_MINUTES,
+        delivered: Callable[[int], bool] = answered_200,
     ) -> None:
         self.gateway = gateway
         self._default_url = default_url
@@ -111,6 +121,8 @@ class WebhookSender:
         self._log = log
         self._retry_base = retry_base
         self._timeout = timeout
+        self._retry_steps = retry_steps
+        self._delivered = delivered
         self._cond = threading.Condition()
         self._settings = WebhookSettings(default_url)
         self._queues = _Queues()
@@ -230,8 +242,9 @@ class WebhookSender:
             if delivery.generation != self._generation:
                 return
             self._log.record(self._log_entry(delivery, url, at, status, error))
-            if status != 200 and delivery.retried < len(RETRY_MINUTES):
-                wait = RETRY_MINUTES[delivery.retried] * self._retry_base
+            failed = status is None or not self._delivered(status)
+            if failed and delivery.retried < len(self._retry_steps):
+                wait = self._retry_steps[delivery.retried] * self._retry_base
                 self._schedule([replace(delivery, retried=delivery.retried + 1)], time.monotonic() + wait)
                 self._cond.notify_all()
 

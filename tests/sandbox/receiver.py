@@ -17,14 +17,20 @@ class Received:
     headers: dict[str, str]
     body: dict[str, Any]
     answered: int
+    raw: bytes = b""
 
     @property
     def order_id(self) -> str | None:
-        return self.body.get("orderId") or self.body.get("data", {}).get("orderId")
+        """Toss: the body's orderId; Stripe: the event object's `metadata.order_id`."""
+        data = self.body.get("data", {})
+        stripe_object = data.get("object", {})
+        metadata = stripe_object.get("metadata") or {} if isinstance(stripe_object, dict) else {}
+        return self.body.get("orderId") or data.get("orderId") or metadata.get("order_id")
 
     @property
     def event_type(self) -> str:
-        return self.body.get("eventType", "DEPOSIT_CALLBACK")
+        """Toss: eventType (a deposit callback has none); Stripe: the event's type."""
+        return self.body.get("eventType") or self.body.get("type") or "DEPOSIT_CALLBACK"
 
     @property
     def transmission_id(self) -> str:
@@ -32,7 +38,8 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
+    def __init__(self, path: str = "/payment/toss/webhook") -> None:
+        self.path = path
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._answers: list[int] = []
@@ -41,8 +48,8 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length))
-                status = receiver._record(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                raw = self.rfile.read(length)
+                status = receiver._record(self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -56,7 +63,7 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/payment/toss/webhook"
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
 
     def start(self) -> WebhookReceiver:
         self.thread.start()
@@ -67,10 +74,10 @@ class WebhookReceiver:
         self.server.server_close()
         self.thread.join(timeout=5)
 
-    def _record(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> int:
+    def _record(self, path: str, headers: dict[str, str], raw: bytes) -> int:
         with self._lock:
             status = self._answers.pop(0) if self._answers else 200
-            self._received.append(Received(path, headers, body, status))
+            self._received.append(Received(path, headers, json.loads(raw), status, raw))
             return status
 
     def answer_with(self, *statuses: int) -> None:

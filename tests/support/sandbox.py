@@ -14,7 +14,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from chatju.config import SANDBOX_TOSS_CLIENT_KEY, SANDBOX_TOSS_SECRET_KEY
+from chatju.config import (
+    SANDBOX_STRIPE_PUBLISHABLE_KEY,
+    SANDBOX_STRIPE_SECRET_KEY,
+    SANDBOX_STRIPE_WEBHOOK_SECRET,
+    SANDBOX_TOSS_CLIENT_KEY,
+    SANDBOX_TOSS_SECRET_KEY,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 30
@@ -34,8 +40,9 @@ class SandboxError(AssertionError):
 class SandboxProcess:
     """`python -m chatju.sandbox` on a free port of 127.0.0.1, logging to `log_path`.
 
-    `env` is added to the process environment; the Toss keys default to the sandbox's own,
-    e.g. `{"SANDBOX_TOSS_WEBHOOK_URL": ..., "SANDBOX_WEBHOOK_RETRY_SECONDS": "0.05"}`.
+    `env` is added to the process environment; the Toss and Stripe keys default to the
+    sandbox's own, e.g. `{"SANDBOX_TOSS_WEBHOOK_URL": ..., "SANDBOX_STRIPE_WEBHOOK_URL": ...,
+    "SANDBOX_WEBHOOK_RETRY_SECONDS": "0.05"}`.
     """
 
     def __init__(self, log_path: Path, env: dict[str, str] | None = None, port: int | None = None):
@@ -44,6 +51,9 @@ class SandboxProcess:
         self.env = {
             "TOSS_CLIENT_KEY": SANDBOX_TOSS_CLIENT_KEY,
             "TOSS_SECRET_KEY": SANDBOX_TOSS_SECRET_KEY,
+            "STRIPE_SECRET_KEY": SANDBOX_STRIPE_SECRET_KEY,
+            "STRIPE_PUBLISHABLE_KEY": SANDBOX_STRIPE_PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": SANDBOX_STRIPE_WEBHOOK_SECRET,
             **(env or {}),
             "SANDBOX_PORT": str(self.port),
             "PYTHONUNBUFFERED": "1",
@@ -65,6 +75,23 @@ class SandboxProcess:
     @property
     def toss_client_key(self) -> str:
         return self.env["TOSS_CLIENT_KEY"]
+
+    @property
+    def stripe_api_base(self) -> str:
+        """STRIPE_API_BASE for the service; the SDK's `base_addresses={"api": ...}`."""
+        return f"{self.base_url}/stripe"
+
+    @property
+    def stripe_secret_key(self) -> str:
+        return self.env["STRIPE_SECRET_KEY"]
+
+    @property
+    def stripe_publishable_key(self) -> str:
+        return self.env["STRIPE_PUBLISHABLE_KEY"]
+
+    @property
+    def stripe_webhook_secret(self) -> str:
+        return self.env["STRIPE_WEBHOOK_SECRET"]
 
     def start(self) -> SandboxProcess:
         with self.log_path.open("ab") as log:
@@ -181,3 +208,52 @@ class SandboxProcess:
         location = response.headers["Location"]
         params = dict(parse_qsl(urlsplit(location).query))
         return {"url": "success" if "paymentKey" in params else "fail", "params": params, "location": location}
+
+    # Stripe.
+
+    def stripe_pay(
+        self,
+        client_secret: str,
+        card: str = "4242424242424242",
+        return_url: str = "http://127.0.0.1:8000/demo/stripe/return",
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        """Pay on the hosted page as the customer would.
+
+        Returns `{"url": "succeeded"|"failed" (the redirect_status), "params": the return_url's
+        query (payment_intent, payment_intent_client_secret, redirect_status), "location"}`.
+        """
+        form = {
+            "client_secret": client_secret,
+            "return_url": return_url,
+            "key": key or self.stripe_publishable_key,
+            "card_number": card,
+        }
+        response = requests.post(
+            f"{self.stripe_api_base}/pay", data=form, allow_redirects=False, timeout=CALL_TIMEOUT_SECONDS
+        )
+        if response.status_code != 303:
+            raise SandboxError(f"stripe pay answered {response.status_code}: {response.text[:500]}")
+        location = response.headers["Location"]
+        params = dict(parse_qsl(urlsplit(location).query))
+        return {"url": params.get("redirect_status"), "params": params, "location": location}
+
+    def stripe_process(self, intent_id: str) -> dict[str, Any]:
+        """requires_payment_method → processing (event payment_intent.processing); returns the intent."""
+        return self.control("POST", "/stripe/process", {"payment_intent": intent_id})
+
+    def stripe_succeed(self, intent_id: str) -> dict[str, Any]:
+        """processing (or requires_payment_method) → succeeded as if paid with 4242; the intent, charge expanded."""
+        return self.control("POST", "/stripe/succeed", {"payment_intent": intent_id})
+
+    def stripe_dispute(self, intent_id: str, reason: str = "fraudulent") -> dict[str, Any]:
+        """Dispute the intent's charge (event charge.dispute.created); returns the Dispute."""
+        return self.control("POST", "/stripe/dispute", {"payment_intent": intent_id, "reason": reason})
+
+    def stripe_event(self, intent_id: str, type: str, **overrides: Any) -> str:
+        """Send an event of `type` about the intent now, `overrides` replacing fields of its object; its id."""
+        body = {"payment_intent": intent_id, "type": type, "object": overrides}
+        return self.control("POST", "/stripe/event", body)["id"]
+
+    def stripe_intents(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/stripe/intents")

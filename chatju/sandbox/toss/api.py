@@ -15,6 +15,7 @@ from typing import Any, cast
 from flask import Blueprint, Response, request
 
 from chatju.sandbox import pipeline
+from chatju.sandbox.idempotency import FIFTEEN_DAYS, Scope
 from chatju.sandbox.replies import Reply
 from chatju.sandbox.state import current_sandbox
 from chatju.sandbox.toss.errors import TossError, error_reply
@@ -32,6 +33,7 @@ class TossProfile:
     """Toss's Basic auth (`base64("<secret key>:")`), Idempotency-Key and error shapes."""
 
     gateway = GATEWAY
+    idempotency_ttl_seconds = FIFTEEN_DAYS
 
     def authenticate(self) -> Reply | str:
         scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
@@ -58,8 +60,14 @@ class TossProfile:
             return error_reply("INVALID_IDEMPOTENCY_KEY")
         return key
 
+    def idempotency_scope(self, key: str, api_key: str) -> Scope:
+        return (key, api_key, request.path, request.method)
+
     def fingerprint(self) -> str | None:
         return None  # Toss matches on key, API key, path and method only (reference §5)
+
+    def response_headers(self, outcome: str) -> dict[str, str]:
+        return {}
 
     def in_flight(self) -> Reply:
         return error_reply("IDEMPOTENT_REQUEST_PROCESSING")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, redirect, render_template, request
 
@@ -25,6 +24,7 @@ from chatju.sandbox.state import current_sandbox
 from chatju.sandbox.toss.api import store
 from chatju.sandbox.toss.errors import TossError, message_for
 from chatju.sandbox.toss.payments import CARD, REJECT, VIRTUAL_ACCOUNT
+from chatju.sandbox.urls import is_web_url, with_query
 
 bp = Blueprint("checkout", __name__)
 
@@ -66,23 +66,11 @@ def read_order(values: Mapping[str, str]) -> tuple[CheckoutOrder | None, list[st
     if not raw_amount.isascii() or not raw_amount.isdigit() or int(raw_amount) <= 0:
         problems.append("amount must be a positive integer")
     urls = {name: values.get(name, "") for name in ("successUrl", "failUrl")}
-    problems += [f"{name} must be an http(s) URL" for name, url in urls.items() if not _is_web_url(url)]
+    problems += [f"{name} must be an http(s) URL" for name, url in urls.items() if not is_web_url(url)]
     if problems:
         return None, problems
     order = CheckoutOrder(customer_key, order_id, order_name, int(raw_amount), urls["successUrl"], urls["failUrl"])
     return order, []
-
-
-def _is_web_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def with_query(url: str, params: Mapping[str, str | int]) -> str:
-    """`url` with `params` appended to its query string (`?` or `&`), fragment kept."""
-    parts = urlsplit(url)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    return urlunsplit(parts._replace(query=query))
 
 
 def _fail(order: CheckoutOrder, code: str) -> Response:
