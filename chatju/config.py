@@ -166,7 +166,7 @@ class Settings:
             jwt_secret = _dev_jwt_secret(instance_dir)
 
         sandbox_port = _int(env, "SANDBOX_PORT", 8081, minimum=1)
-        sandbox_base = f"http://127.0.0.1:{sandbox_port}"
+        sandbox_base = (env.get("SANDBOX_URL", "").strip() or f"http://127.0.0.1:{sandbox_port}").rstrip("/")
         live = mode == "production"
         return cls(
             env=mode,

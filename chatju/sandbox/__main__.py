@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from chatju.config import load_dotenv_for_development
 from chatju.sandbox import create_app
 
-HOST = "127.0.0.1"  # the control API is unauthenticated: never bind a public interface
+# The control API is unauthenticated: 127.0.0.1 unless told otherwise (docker compose
+# binds its private network with SANDBOX_HOST=0.0.0.0 and publishes no port).
+HOST = "127.0.0.1"
 
 
 def main() -> None:
@@ -15,7 +18,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     port = app.extensions["chatju.sandbox"].config.port
-    app.run(host=HOST, port=port, threaded=True, use_reloader=False)
+    app.run(host=os.environ.get("SANDBOX_HOST", HOST), port=port, threaded=True, use_reloader=False)
 
 
 if __name__ == "__main__":
