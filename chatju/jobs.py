@@ -51,6 +51,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # A web request must not hang on a dead broker.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
         "beat_schedule_filename": str(settings.instance_dir / "celerybeat-schedule"),
+        "beat_schedule": beat_schedule(settings),
     }
     if settings.redis_url:
         # Minutes, not the default hour, before an unacknowledged task is redelivered.
@@ -68,6 +69,17 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # kombu's SQLAlchemy transport hands these to create_engine; it polls once a second.
         config["broker_transport_options"] = {"connect_args": {"timeout": 10}}
     return config
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """SPEC §6: reconcile, expire and re-drive every RECONCILE_INTERVAL_SECONDS; prune hourly."""
+    every = settings.reconcile_interval_seconds
+    jobs = {"reconcile": every, "expire": every, "redrive": every, "prune": 3600}
+    # A run that is still queued when the next comes is dropped, not stacked.
+    return {
+        name: {"task": f"maintenance.{name}", "schedule": period, "options": {"expires": period}}
+        for name, period in jobs.items()
+    }
 
 
 def init_app(app: Flask, settings: Settings) -> None:

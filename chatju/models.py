@@ -1,9 +1,21 @@
 """Every model, imported in one place so the metadata (and Alembic) sees them all."""
 
 from chatju.auth.models import MagicLink, User
+from chatju.fulfilment.models import Entitlement, OutboxItem
 from chatju.gateways.models import GatewayCall
 from chatju.idempotency.models import IdempotencyKey
-from chatju.payments.models import Payment, PaymentEvent
+from chatju.payments.models import Payment, PaymentEvent, Refund
 from chatju.webhooks.models import WebhookEvent
 
-__all__ = ["GatewayCall", "IdempotencyKey", "MagicLink", "Payment", "PaymentEvent", "User", "WebhookEvent"]
+__all__ = [
+    "Entitlement",
+    "GatewayCall",
+    "IdempotencyKey",
+    "MagicLink",
+    "OutboxItem",
+    "Payment",
+    "PaymentEvent",
+    "Refund",
+    "User",
+    "WebhookEvent",
+]

@@ -10,8 +10,7 @@ from tasks.base import AppTask
 
 app = Celery("chatju", task_cls=AppTask)
 app.config_from_object("celeryconfig")
-app.conf.include = ["tasks.auth", "tasks.payments", "tasks.webhooks"]
-app.conf.beat_schedule = {}
+app.conf.include = ["tasks.auth", "tasks.payments", "tasks.webhooks", "tasks.fulfilment", "tasks.maintenance"]
 
 celery = app
 

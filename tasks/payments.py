@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 from celery import Task
 
-from chatju.payments import stripe, sync, toss
+from chatju.payments import cancel, refunds, stripe, sync, toss
 from chatju.payments.states import EventSource
+from chatju.settings import current_settings
 from tasks import app
+
+
+def backoff(retries_done: int) -> float:
+    base = current_settings().gateway_retry_backoff_seconds
+    return base * 2**retries_done + random.uniform(0, base)  # noqa: S311 (jitter)
 
 
 @app.task(name="payments.confirm_toss", bind=True, max_retries=None)
@@ -27,5 +35,20 @@ def sync_payment(payment_id: int) -> str:
 def create_stripe_intent(self: Task, payment_id: int) -> None:
     """Create the order's PaymentIntent; retried with the same idempotency key while Stripe is unsure."""
     countdown = stripe.run_create_intent(payment_id, self.request.retries)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
+
+
+@app.task(name="payments.cancel_stripe_intent", bind=True, max_retries=None)
+def cancel_stripe_intent(self: Task, payment_id: int) -> None:
+    """Cancel a canceled or expired order's PaymentIntent at Stripe (a late success still wins)."""
+    if cancel.run_cancel_intent(payment_id) and self.request.retries < current_settings().gateway_max_retries:
+        raise self.retry(countdown=backoff(self.request.retries))
+
+
+@app.task(name="payments.refund", bind=True, max_retries=None)
+def refund(self: Task, refund_pk: int) -> None:
+    """Execute a reserved refund at the gateway, our refund id as the idempotency key."""
+    countdown = refunds.run_refund(refund_pk, self.request.retries)
     if countdown is not None:
         raise self.retry(countdown=countdown)

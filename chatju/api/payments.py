@@ -1,4 +1,4 @@
-"""Routes common to both gateways."""
+"""Routes common to both gateways: read, cancel and refund an order."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from typing import Any
 from flask import Blueprint
 from flask_jwt_extended import jwt_required
 
-from chatju.auth.tokens import signed_in_user
-from chatju.payments.schemas import payment_json
+from chatju.auth.tokens import admin_required, signed_in_user
+from chatju.extensions import db
+from chatju.payments import cancel, refunds
+from chatju.payments.schemas import RefundRequest, payment_json
 from chatju.payments.service import owned_payment
+from chatju.validation import json_body
 
 bp = Blueprint("payments", __name__, url_prefix="/payment")
 
@@ -19,3 +22,21 @@ bp = Blueprint("payments", __name__, url_prefix="/payment")
 def show(order_id: str) -> dict[str, Any]:
     """The payment, to its owner only: anyone else's order is the same 404 as a missing one."""
     return payment_json(owned_payment(signed_in_user().id, order_id))
+
+
+@bp.post("/<order_id>/cancel")
+@jwt_required()
+def cancel_order(order_id: str) -> dict[str, Any]:
+    payment = cancel.cancel_order(signed_in_user().id, order_id)
+    db.session.commit()
+    return payment_json(payment)
+
+
+@bp.post("/<order_id>/refund")
+@admin_required
+def refund(order_id: str) -> tuple[dict[str, Any], int]:
+    """Full or partial refund (admins only); the gateway call runs in a task."""
+    body = json_body(RefundRequest)
+    payment, refund = refunds.request_refund(order_id, body.amount, body.reason, actor=signed_in_user().email)
+    db.session.commit()
+    return {"payment": payment_json(payment, owner=False), "refund": refunds.refund_json(refund)}, 202

@@ -29,10 +29,6 @@ from chatju.gateways.base import (
 from chatju.payments.states import PaymentStatus, Provider
 
 CONNECT_TIMEOUT_SECONDS = 5
-# https://docs.stripe.com/currencies#zero-decimal
-ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
-)
 # Stripe's minimum charge in minor units (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
 # KRW is not in Stripe's table; ₩100 keeps it in line with the Toss path.
 MINIMUMS = {
@@ -123,6 +119,21 @@ class StripeGateway:
             ),
         )
         return to_payment(intent)
+
+    def create_refund(self, intent_id: str, order_id: str, amount: int, reason: str, refund_id: str) -> dict[str, Any]:
+        """POST /v1/refunds (https://docs.stripe.com/api/refunds/create); our refund id is the key."""
+        params: dict[str, Any] = {
+            "payment_intent": intent_id,
+            "amount": amount,
+            "reason": "requested_by_customer",
+            "metadata": {"refund_id": refund_id, "order_id": order_id, "reason": reason[:500]},
+        }
+        return self._call(
+            "refund",
+            order_id,
+            refund_id,
+            lambda: self._stripe.v1.refunds.create(params=params, options={"idempotency_key": refund_id}),  # type: ignore[arg-type]
+        )
 
     def _call(self, operation: str, order_id: str | None, key: str | None, call: Callable[[], Any]) -> dict[str, Any]:
         started = time.perf_counter()

@@ -1,7 +1,8 @@
-"""Payments and their append-only ledger."""
+"""Payments, their append-only ledger, and their refunds."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
@@ -80,3 +81,33 @@ class PaymentEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(sa.String(500))
     detail: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"  # reserved under the payment's lock; the gateway has not answered yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Refund(TimestampMixin, db.Model):
+    """One refund: ours (an admin asked; `refund_id` is the gateway idempotency key) or the gateway's."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.Index("ix_refunds_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    refund_id: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id", ondelete="RESTRICT"), index=True)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[RefundStatus] = mapped_column(enum_column(RefundStatus, "status"))
+    source: Mapped[EventSource] = mapped_column(enum_column(EventSource, "source", 10))
+    requested_by: Mapped[str | None] = mapped_column(sa.String(254))
+    # Stripe's re_... or Toss's cancel transactionKey: a refund made at the gateway is imported once.
+    gateway_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    failure_code: Mapped[str | None] = mapped_column(sa.String(100))
+    failure_message: Mapped[str | None] = mapped_column(sa.String(500))

@@ -32,6 +32,11 @@ class StripeCreate(Strict):
     productId: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
+class RefundRequest(Strict):
+    amount: Amount | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class TossConfirm(Strict):
     paymentKey: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
     orderId: OrderId

@@ -14,7 +14,7 @@ from chatju.gateways.base import GatewayError, GatewayRefusal
 from chatju.gateways.clients import stripe_gateway
 from chatju.gateways.stripe import MAXIMUM, MINIMUMS
 from chatju.jobs import enqueue_after_commit
-from chatju.payments import ledger, sync
+from chatju.payments import cancel, ledger, sync
 from chatju.payments.models import Payment
 from chatju.payments.service import create_order, price
 from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider
@@ -60,6 +60,8 @@ def run_create_intent(payment_id: int, retries_done: int) -> float | None:
     locked = lock_payment(payment_id)
     if locked.payment_intent_id is None:
         sync.bind_intent(locked, seen, EventSource.API)
+        if locked.status in (PaymentStatus.CANCELED, PaymentStatus.EXPIRED):
+            cancel.release_intent(locked)  # the order ended while its intent was being created
     if locked.payment_intent_id != seen.reference:
         log.error("intent does not match its order", extra={"order_id": locked.order_id, "intent": seen.reference})
     return None

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from chatju.db import utcnow
 from chatju.extensions import db
+from chatju.fulfilment import outbox
+from chatju.fulfilment.models import Effect
 from chatju.gateways.base import GatewayPayment
 from chatju.payments import ledger
 from chatju.payments.models import Payment
@@ -85,6 +87,7 @@ def move(
         payment.failure_code = payment.failure_message = payment.failure_decline_code = None  # a new attempt
     if target != S.PROCESSING:
         clear_attempt(payment)
+    _schedule_effects(payment, current, target)
     ledger.record(
         payment,
         LedgerKind.TRANSITION,
@@ -98,6 +101,14 @@ def move(
     )
     log.info("payment moved", extra={"order_id": payment.order_id, "from": current, "to": target, "source": source})
     return True
+
+
+def _schedule_effects(payment: Payment, current: PaymentStatus, target: PaymentStatus) -> None:
+    """What the change buys or takes back, queued in the same transaction (chatju.fulfilment)."""
+    if target == S.PAID and not is_paid(current):
+        outbox.schedule(payment.id, Effect.GRANT, Effect.RECEIPT)
+    elif target == S.REFUNDED:
+        outbox.schedule(payment.id, Effect.REVOKE)
 
 
 def set_failure(payment: Payment, failure: Failure) -> None:
@@ -142,7 +153,9 @@ def bound_reference(payment: Payment) -> str | None:
     return payment.payment_key if payment.provider == Provider.TOSS else payment.payment_intent_id
 
 
-def apply_gateway_payment(payment: Payment, seen: GatewayPayment, source: EventSource) -> None:
+def apply_gateway_payment(
+    payment: Payment, seen: GatewayPayment, source: EventSource, actor: str | None = None, reason: str | None = None
+) -> None:
     """Bring the payment in line with the gateway's view (never the other way round)."""
     problems = mismatch(payment, seen)
     if problems:
@@ -165,7 +178,16 @@ def apply_gateway_payment(payment: Payment, seen: GatewayPayment, source: EventS
         failure = Failure(
             seen.failure_code or seen.gateway_status, seen.failure_message or "", seen.failure_decline_code
         )
-    move(payment, target, source, reference=seen.reference, refunded_amount=seen.refunded_amount, failure=failure)
+    move(
+        payment,
+        target,
+        source,
+        reference=seen.reference,
+        refunded_amount=seen.refunded_amount,
+        failure=failure,
+        actor=actor,
+        reason=reason,
+    )
 
 
 def _copy_details(payment: Payment, seen: GatewayPayment) -> None:

@@ -19,7 +19,7 @@ import stripe
 
 from chatju.errors import APIError
 from chatju.extensions import db
-from chatju.payments import ledger, sync
+from chatju.payments import ledger, refunds, sync
 from chatju.payments.models import Payment
 from chatju.payments.states import EventSource, LedgerKind, Provider
 from chatju.payments.transitions import lock_payment
@@ -99,6 +99,8 @@ def process(event: WebhookEvent) -> tuple[InboxState, str]:
     if event.event_type in DISPUTE_EVENTS:
         _flag_dispute(payment.id, obj)
         return InboxState.PROCESSED, "disputed"
+    if event.event_type in CHARGE_EVENTS:
+        refunds.import_stripe_refunds(lock_payment(payment.id), obj)
     return InboxState.PROCESSED, sync.sync_payment(payment.id, EventSource.WEBHOOK, newer_than=event.received_at)
 
 

@@ -1,0 +1,55 @@
+"""Side effects of a status change, written with it and delivered exactly once.
+
+A paid order grants its premium reading and sends a receipt; a full refund takes
+the reading back. Each effect is one `outbox` row, unique per (payment, effect),
+inserted in the same transaction as the status change; a task delivers it after
+the commit, and the beat re-drives anything left pending. Confirm, webhook and
+reconciliation completing one payment at once still make one row per effect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from chatju.db import insert_for
+from chatju.extensions import db
+from chatju.fulfilment.models import Effect, OutboxItem, OutboxState
+from chatju.jobs import enqueue_after_commit
+
+log = logging.getLogger(__name__)
+DELIVER_TASK = "outbox.deliver"
+
+
+def schedule(payment_id: int, *effects: Effect) -> None:
+    """Queue the effects for this payment unless they already are (in the caller's transaction)."""
+    table = OutboxItem.__table__
+    for effect in effects:
+        inserted = db.session.execute(
+            insert_for(db.session, table)
+            .values(payment_id=payment_id, effect=effect, state=OutboxState.PENDING)
+            .on_conflict_do_nothing(index_elements=["payment_id", "effect"])
+            .returning(table.c.id)
+        ).scalar_one_or_none()
+        if inserted is not None:
+            enqueue_after_commit(DELIVER_TASK, (inserted,))
+
+
+def claim(item_id: int) -> OutboxItem | None:
+    """Lock a pending item; None when it is done or another worker holds it."""
+    return db.session.execute(
+        sa.select(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.state == OutboxState.PENDING)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+
+
+def record_failure(item_id: int, error: str, final: bool) -> None:
+    """Count the attempt in its own transaction (the task's rolls back)."""
+    table = OutboxItem.__table__
+    values: dict[str, object] = {"attempts": table.c.attempts + 1, "last_error": error[:2000]}
+    if final:
+        values["state"] = OutboxState.FAILED
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(table).where(table.c.id == item_id).values(**values))
