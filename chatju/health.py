@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify
 
 from chatju import jobs
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.extensions import db, limiter
 
 bp = Blueprint("health", __name__)
@@ -15,12 +17,14 @@ log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
+@documented("Liveness", {200: responses.Status}, tags=("health",))
 @limiter.exempt
 def healthz() -> Response:
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@documented("Readiness: database and broker", {200: responses.Readiness, 503: responses.Readiness}, tags=("health",))
 @limiter.exempt
 def readyz() -> tuple[Response, int]:
     checks = {"database": _database_ok(), "broker": jobs.broker_reachable()}

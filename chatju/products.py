@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, jsonify
 
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.settings import current_settings
 
 bp = Blueprint("products", __name__)
@@ -32,5 +34,6 @@ def find_product(product_id: str) -> Product | None:
 
 
 @bp.get("/products")
+@documented("The catalogue, prices in minor units per currency", {200: responses.Products}, tags=("products",))
 def list_products() -> Response:
     return jsonify(products=[product.to_json() for product in catalogue().values()])

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint
 from flask_jwt_extended import jwt_required
 
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.auth.tokens import admin_required, signed_in_user
 from chatju.extensions import db
 from chatju.payments import cancel, refunds
@@ -18,6 +20,7 @@ bp = Blueprint("payments", __name__, url_prefix="/payment")
 
 
 @bp.get("/<order_id>")
+@documented("An order, to its owner", {200: responses.Payment}, auth=True, tags=("payments",))
 @jwt_required()
 def show(order_id: str) -> dict[str, Any]:
     """The payment, to its owner only: anyone else's order is the same 404 as a missing one."""
@@ -25,6 +28,7 @@ def show(order_id: str) -> dict[str, Any]:
 
 
 @bp.post("/<order_id>/cancel")
+@documented("Cancel a PENDING order (409 otherwise)", {200: responses.Payment}, auth=True, tags=("payments",))
 @jwt_required()
 def cancel_order(order_id: str) -> dict[str, Any]:
     payment = cancel.cancel_order(signed_in_user().id, order_id)
@@ -33,6 +37,13 @@ def cancel_order(order_id: str) -> dict[str, Any]:
 
 
 @bp.post("/<order_id>/refund")
+@documented(
+    "Refund in full or in part (admins)",
+    {202: responses.RefundAccepted},
+    body=RefundRequest,
+    auth=True,
+    tags=("payments",),
+)
 @admin_required
 def refund(order_id: str) -> tuple[dict[str, Any], int]:
     """Full or partial refund (admins only); the gateway call runs in a task."""

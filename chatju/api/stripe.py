@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint
 from flask_jwt_extended import jwt_required
 
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.api.idempotency import checkpoint, idempotent
 from chatju.auth.tokens import signed_in_user
 from chatju.errors import APIError
@@ -25,6 +27,14 @@ def _user_id() -> int:
 
 
 @bp.post("/create")
+@documented(
+    "Create a Stripe order and its PaymentIntent: 201 with clientSecret, 202 before the intent exists",
+    {201: responses.StripeOrder, 202: responses.Payment},
+    body=StripeCreate,
+    auth=True,
+    tags=("stripe",),
+    headers={"Idempotency-Key": "At most 255 characters; the same key and body replay the first answer for 24 h."},
+)
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
 @idempotent("stripe.create", _user_id)

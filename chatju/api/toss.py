@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint
 from flask_jwt_extended import jwt_required
 
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.api.idempotency import idempotent
 from chatju.auth.tokens import signed_in_user
 from chatju.errors import APIError
@@ -27,6 +29,14 @@ def _user_id() -> int:
 
 
 @bp.post("/create")
+@documented(
+    "Create a Toss order (KRW)",
+    {201: responses.TossOrder},
+    body=TossCreate,
+    auth=True,
+    tags=("toss",),
+    headers={"Idempotency-Key": "At most 255 characters; the same key and body replay the first answer for 24 h."},
+)
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
 @idempotent("toss.create", _user_id)
@@ -38,6 +48,13 @@ def create() -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/confirm")
+@documented(
+    "Confirm after Toss's checkout: 200 once final, 202 while running",
+    {200: responses.Payment, 202: responses.Payment},
+    body=TossConfirm,
+    auth=True,
+    tags=("toss",),
+)
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
 def confirm() -> tuple[dict[str, Any], int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from flask_jwt_extended import get_jwt_identity, jwt_required
 
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.auth import service, tokens
 from chatju.auth.schemas import MagicLinkRequest, MagicLinkVerify, ProfileUpdate, user_json
 from chatju.errors import APIError
@@ -22,6 +24,7 @@ def _email_key() -> str:
 
 
 @bp.post("/magic-link")
+@documented("Mail a one-time sign-in link", {202: responses.Status}, body=MagicLinkRequest, tags=("auth",))
 @limiter.limit(lambda: current_settings().rate_limit_magic_link)
 @limiter.limit(lambda: current_settings().rate_limit_magic_link, key_func=_email_key)
 def request_magic_link() -> tuple[Response, int]:
@@ -33,6 +36,7 @@ def request_magic_link() -> tuple[Response, int]:
 
 
 @bp.post("/magic-link/verify")
+@documented("Exchange a sign-in link for tokens", {200: responses.Tokens}, body=MagicLinkVerify, tags=("auth",))
 @limiter.limit(lambda: current_settings().rate_limit_auth)
 def verify_magic_link() -> Response:
     body = json_body(MagicLinkVerify)
@@ -42,6 +46,9 @@ def verify_magic_link() -> Response:
 
 
 @bp.post("/refresh")
+@documented(
+    "A new access token (send the refresh token as Bearer)", {200: responses.AccessToken}, auth=True, tags=("auth",)
+)
 @limiter.limit(lambda: current_settings().rate_limit_auth)
 @jwt_required(refresh=True)
 def refresh() -> Response:
@@ -52,12 +59,14 @@ def refresh() -> Response:
 
 
 @bp.get("/me")
+@documented("The signed-in user", {200: responses.User}, auth=True, tags=("auth",))
 @jwt_required()
 def me() -> Response:
     return jsonify(user_json(tokens.signed_in_user()))
 
 
 @bp.patch("/me")
+@documented("Change the display name", {200: responses.User}, body=ProfileUpdate, auth=True, tags=("auth",))
 @jwt_required()
 def update_me() -> Response:
     body = json_body(ProfileUpdate)

@@ -6,6 +6,8 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify
 from flask_jwt_extended import jwt_required
 
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.auth.models import User
 from chatju.auth.tokens import signed_in_user
 from chatju.errors import APIError
@@ -15,6 +17,9 @@ bp = Blueprint("readings", __name__, url_prefix="/readings")
 
 
 @bp.post("/consume")
+@documented(
+    "Use one premium reading (409 NO_READINGS_LEFT when none)", {200: responses.Readings}, auth=True, tags=("readings",)
+)
 @jwt_required()
 def consume() -> Response:
     """Use one premium reading; a single conditional UPDATE, so two at once never both take the last."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.extensions import db, limiter
 from chatju.payments.states import Provider
 from chatju.settings import current_settings
@@ -14,6 +16,13 @@ bp = Blueprint("webhooks", __name__, url_prefix="/payment")
 
 
 @bp.post("/toss/webhook")
+@documented(
+    "Toss webhooks: stored once, answered at once",
+    {200: responses.Status},
+    any_json_body=True,
+    tags=("webhooks",),
+    headers={"tosspayments-webhook-transmission-id": "Toss's delivery id"},
+)
 # Per source address, so forged bodies cannot become a flood of calls to Toss; Toss's own
 # published addresses are exempt (its retries of a burst must not be refused).
 @limiter.limit(
@@ -41,6 +50,14 @@ def toss_webhook() -> tuple[Response, int]:
 
 
 @bp.post("/stripe/webhook")
+@documented(
+    "Stripe webhooks: signature verified, stored once, answered at once",
+    {200: responses.Status},
+    any_json_body=True,
+    tags=("webhooks",),
+    headers={"Stripe-Signature": "t=...,v1=..."},
+    required_headers=("Stripe-Signature",),
+)
 @limiter.limit(lambda: current_settings().rate_limit_webhook)
 def stripe_webhook() -> tuple[Response, int]:
     raw = request.get_data(cache=False)
