@@ -34,6 +34,10 @@ SANDBOX_KEYS = frozenset(
 TOSS_KEYS = ("TOSS_CLIENT_KEY", "TOSS_SECRET_KEY")
 STRIPE_KEYS = ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
 MIN_JWT_SECRET_LENGTH = 32
+DEFAULT_STRIPE_CURRENCIES = "USD,EUR,GBP,JPY,KRW,CAD,AUD,SGD,HKD,CHF"
+DEFAULT_MAX_AMOUNTS = (
+    "KRW=1000000,USD=100000,EUR=100000,GBP=100000,JPY=150000,CAD=130000,AUD=150000,SGD=130000,HKD=780000,CHF=90000"
+)
 # Where Toss sends webhooks from (reference/toss.md §1, the security page).
 TOSS_WEBHOOK_IPS = "13.124.18.147,13.124.108.35,3.36.173.151,3.38.81.32"
 
@@ -112,6 +116,7 @@ class Settings:
     rate_limit_default: str
     product_prices: dict[str, int]
     max_amounts: dict[str, int]
+    stripe_currencies: frozenset[str]
     rate_limit_payment: str
     rate_limit_webhook: str
     trusted_proxy_hops: int
@@ -191,7 +196,12 @@ class Settings:
             rate_limit_auth=env.get("RATE_LIMIT_AUTH", "").strip() or "30 per minute",
             rate_limit_default=env.get("RATE_LIMIT_DEFAULT", "").strip() or "300 per minute",
             product_prices=_prices(env, "PREMIUM_READING_PRICES", "KRW=13000,USD=1000"),
-            max_amounts=_prices(env, "PAYMENT_MAX_AMOUNTS", "KRW=1000000,USD=100000,EUR=100000,GBP=100000,JPY=150000"),
+            max_amounts=_prices(env, "PAYMENT_MAX_AMOUNTS", DEFAULT_MAX_AMOUNTS),
+            stripe_currencies=frozenset(
+                c.strip().upper()
+                for c in (env.get("STRIPE_CURRENCIES", "").strip() or DEFAULT_STRIPE_CURRENCIES).split(",")
+                if c.strip()
+            ),
             rate_limit_payment=env.get("RATE_LIMIT_PAYMENT", "").strip() or "30 per minute",
             rate_limit_webhook=env.get("RATE_LIMIT_WEBHOOK", "").strip() or "300 per minute",
             trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -10,11 +11,16 @@ from flask import g, request
 
 from chatju.extensions import db
 from chatju.idempotency import service
+from chatju.jobs import EnqueueError
+
+log = logging.getLogger(__name__)
 
 ViewResult = tuple[dict[str, Any], int]
 
 
-def idempotent(route: str, user_id: Callable[[], int]) -> Callable[[Callable[..., ViewResult]], Callable[..., Any]]:
+def idempotent(
+    route: str, user_id: Callable[[], int], on_replay: Callable[[ViewResult], ViewResult] | None = None
+) -> Callable[[Callable[..., ViewResult]], Callable[..., Any]]:
     """Wrap a view that returns (body, status); this decorator commits its work with the answer.
 
     A view that must commit before it answers (to start a task it then waits for)
@@ -33,12 +39,12 @@ def idempotent(route: str, user_id: Callable[[], int]) -> Callable[[Callable[...
             service.check_key(key)
             found = service.reserve(user_id(), route, key, service.request_hash(request.get_data(cache=True)))
             if isinstance(found, tuple):
-                return found
+                return on_replay(found) if on_replay else found
             g.idempotency_key_id = found
             try:
                 body, status = view(*args, **kwargs)
             except BaseException:
-                db.session.rollback()
+                db.session.close()  # also after a commit whose after-commit hook raised
                 if not g.get("idempotency_checkpointed"):
                     service.release(found)
                 raise
@@ -52,9 +58,17 @@ def idempotent(route: str, user_id: Callable[[], int]) -> Callable[[Callable[...
 
 
 def checkpoint(body: dict[str, Any], status: int) -> None:
-    """Commit the work so far together with the answer to replay should the request die here."""
+    """Commit the work so far with the answer a repeat gets should this request die from here on.
+
+    A task the broker refuses here is not lost: the order is on record, and the beat's
+    reconciliation sends it again (so this does not fail the request).
+    """
     key_id = g.get("idempotency_key_id")
     if key_id is not None:
-        service.remember(key_id, body, status)
+        service.remember(key_id, body, status, final=False)
         g.idempotency_checkpointed = True
-    db.session.commit()
+    try:
+        db.session.commit()
+    except EnqueueError:
+        db.session.close()
+        log.warning("task not enqueued; reconciliation will send it")

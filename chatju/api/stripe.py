@@ -37,10 +37,12 @@ def _user_id() -> int:
 )
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
-@idempotent("stripe.create", _user_id)
+@idempotent("stripe.create", _user_id, on_replay=lambda answer: stripe.with_client_secret(*answer))
 def create() -> tuple[dict[str, Any], int]:
     body = json_body(StripeCreate)
     currency = body.currency.upper()
+    if not current_settings().stripe_enabled:
+        raise APIError(404, "NOT_FOUND", "Stripe payments are not enabled here.")
     if currency not in stripe.supported_currencies():
         supported = ", ".join(sorted(stripe.supported_currencies()))
         raise APIError(400, "VALIDATION_ERROR", f"currency must be one of {supported}.")
@@ -48,6 +50,6 @@ def create() -> tuple[dict[str, Any], int]:
     payment_id = payment.id
     checkpoint(payment_json(payment), 202)  # commits: the intent is created by a task from here
     payment = wait_for(payment_id, stripe.intent_ready, current_settings().payment_sync_wait_seconds)
-    if payment.payment_intent_id is None and payment.status == "PENDING":
+    if not stripe.intent_ready(payment):
         return payment_json(payment), 202
     return {**payment_json(payment), "publishableKey": current_settings().stripe_publishable_key}, 201

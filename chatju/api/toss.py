@@ -41,6 +41,8 @@ def _user_id() -> int:
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
 @idempotent("toss.create", _user_id)
 def create() -> tuple[dict[str, Any], int]:
+    if not current_settings().toss_enabled:
+        raise APIError(404, "NOT_FOUND", "Toss payments are not enabled here.")
     body = json_body(TossCreate)
     user = signed_in_user()
     payment = toss.create_toss_order(user.id, body.amount, body.orderName, body.productId)

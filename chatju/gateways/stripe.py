@@ -104,6 +104,7 @@ class StripeGateway:
             lambda: self._stripe.v1.payment_intents.search(params={"query": query, "expand": ["data.latest_charge"]}),
         )
         found = [item for item in result.get("data", []) if (item.get("metadata") or {}).get("order_id") == order_id]
+        found.sort(key=lambda item: item.get("status") != "succeeded")  # a paid intent first
         return to_payment(found[0]) if found else None
 
     def cancel_intent(self, intent_id: str, order_id: str) -> GatewayPayment:

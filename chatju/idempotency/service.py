@@ -35,12 +35,24 @@ def request_hash(raw: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def remember(key_id: int, body: dict[str, Any], status: int) -> None:
-    """Store the answer for the key, in the caller's transaction."""
+# Never kept in the store: a replay fills it in from the live order (chatju.api.stripe).
+UNSTORED_FIELDS = ("clientSecret",)
+
+
+def remember(key_id: int, body: dict[str, Any], status: int, final: bool = True) -> None:
+    """Store the answer for the key, in the caller's transaction.
+
+    A provisional answer (`final=False`) keeps the key in progress, so a concurrent
+    repeat still gets IDEMPOTENCY_KEY_IN_USE; it is what a repeat gets only if the
+    request dies before its final answer.
+    """
+    stored = {name: (None if name in UNSTORED_FIELDS else value) for name, value in body.items()}
     db.session.execute(
         sa.update(IdempotencyKey)
         .where(IdempotencyKey.id == key_id)
-        .values(state=KeyState.COMPLETED, response_status=status, response_body=body)
+        .values(
+            state=KeyState.COMPLETED if final else KeyState.IN_PROGRESS, response_status=status, response_body=stored
+        )
     )
 
 
@@ -71,6 +83,8 @@ def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnsw
         ).one()
         expired = row.created_at < now - KEY_TTL
         abandoned = row.state == KeyState.IN_PROGRESS and row.created_at < now - ABANDONED_AFTER
+        if abandoned and row.response_body is not None and row.request_hash == digest:
+            return row.response_body, row.response_status  # its work was committed: never done twice
         if expired or abandoned:
             conn.execute(
                 sa.update(table)

@@ -61,11 +61,14 @@ def decode_cursor(cursor: str) -> str:
     return order_id
 
 
+def position_query(user_id: int, order_id: str) -> sa.Select[tuple[datetime, int]]:
+    """The sort key of one order, found by its unique order id and only among the user's own."""
+    return sa.select(Payment.created_at, Payment.id).where(Payment.order_id == order_id, Payment.user_id == user_id)
+
+
 def position_after(user_id: int, order_id: str) -> Position:
     """The sort key of the user's own order `order_id`; 400 for anyone else's or none."""
-    row = db.session.execute(
-        sa.select(Payment.created_at, Payment.id).where(Payment.order_id == order_id, Payment.user_id == user_id)
-    ).one_or_none()
+    row = db.session.execute(position_query(user_id, order_id)).one_or_none()
     if row is None:
         raise APIError(
             400,

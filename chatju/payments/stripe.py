@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import timedelta
+from typing import Any
 
+import sqlalchemy as sa
+
+from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.gateways.base import GatewayError, GatewayRefusal
 from chatju.gateways.clients import stripe_gateway
@@ -23,11 +28,13 @@ from chatju.settings import current_settings
 
 log = logging.getLogger(__name__)
 CREATE_TASK = "payments.create_stripe_intent"
+SEARCH_GRACE = timedelta(minutes=10)
 DEFAULT_DESCRIPTION = "ChatJu order"
 
 
 def supported_currencies() -> frozenset[str]:
-    return frozenset(MINIMUMS)
+    """STRIPE_CURRENCIES, as far as Stripe's minimum charge is known for them."""
+    return current_settings().stripe_currencies & frozenset(MINIMUMS)
 
 
 def create_stripe_order(
@@ -40,6 +47,14 @@ def create_stripe_order(
     )
     enqueue_after_commit(CREATE_TASK, (payment.id,))
     return payment
+
+
+def with_client_secret(body: dict[str, Any], status: int) -> tuple[dict[str, Any], int]:
+    """A replayed create answer, with the client secret read from the order while it is unpaid."""
+    if "clientSecret" in body and body.get("orderId"):
+        payment = db.session.execute(sa.select(Payment).where(Payment.order_id == body["orderId"])).scalar_one_or_none()
+        body = {**body, "clientSecret": payment.client_secret if payment is not None else None}
+    return body, status
 
 
 def intent_ready(payment: Payment) -> bool:
@@ -68,19 +83,28 @@ def run_create_intent(payment_id: int, retries_done: int) -> float | None:
 
 
 def _create_failed(payment_id: int, error: GatewayError, retries_done: int) -> float | None:
-    if isinstance(error, GatewayRefusal) or (not error.retryable and not error.replayed):
-        payment = lock_payment(payment_id)
-        move(payment, PaymentStatus.FAILED, EventSource.API, failure=Failure(error.code, error.message))
+    if isinstance(error, GatewayRefusal) or not error.retryable:
+        _fail(payment_id, error)  # Stripe's definite answer (first time or replayed): the order cannot be paid
         return None
     settings = current_settings()
-    if error.retryable and not error.replayed and retries_done < settings.gateway_max_retries:
+    if not error.replayed and retries_done < settings.gateway_max_retries:
         base = settings.gateway_retry_backoff_seconds
         return base * 2**retries_done + random.uniform(0, base)  # noqa: S311 (jitter)
-    # Out of retries, or Stripe replayed a saved failure: the intent may exist all the same.
-    outcome = sync.sync_payment(payment_id, EventSource.API)
-    if outcome == "unknown at the gateway":
-        payment = lock_payment(payment_id)
+    # Out of retries, or Stripe replayed a saved 500: the intent may exist all the same. Search
+    # (which lags writes by up to a minute) decides; until SEARCH_GRACE has passed, reconciliation
+    # sends the create again under the same key, and only then is the order given up as FAILED.
+    if sync.sync_payment(payment_id, EventSource.API) != "unknown at the gateway":
+        return None
+    payment = lock_payment(payment_id)
+    if payment.created_at < utcnow() - SEARCH_GRACE:
+        _fail(payment_id, error)
+    else:
         ledger.record(
             payment, LedgerKind.NOTE, EventSource.API, reason="intent not created yet", detail={"code": error.code}
         )
     return None
+
+
+def _fail(payment_id: int, error: GatewayError) -> None:
+    payment = lock_payment(payment_id)
+    move(payment, PaymentStatus.FAILED, EventSource.API, failure=Failure(error.code, error.message))

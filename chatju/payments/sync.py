@@ -20,7 +20,7 @@ from chatju.gateways.toss import NOT_FOUND_CODES
 from chatju.payments import ledger
 from chatju.payments.models import Payment
 from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider, is_paid
-from chatju.payments.transitions import apply_gateway_payment, clear_attempt, lock_payment
+from chatju.payments.transitions import apply_gateway_payment, clear_attempt, flag_review, lock_payment, mismatch
 
 SYNC_LOCK_SPACE = 0x70A5 << 48  # keeps these advisory keys apart from any others
 
@@ -66,8 +66,10 @@ def fetch_current(payment: Payment) -> GatewayPayment | None:
 
 def bind_intent(payment: Payment, seen: GatewayPayment, source: EventSource) -> None:
     """Record the PaymentIntent made for this order (after checking it is this order's)."""
-    if seen.order_id != payment.order_id or seen.amount != payment.amount or seen.currency != payment.currency:
-        return  # apply_gateway_payment flags the mismatch
+    problems = mismatch(payment, seen)
+    if problems:
+        flag_review(payment, source, "the PaymentIntent does not match the order", {"mismatch": problems})
+        return
     payment.payment_intent_id = seen.reference
     if not is_paid(payment.status):
         payment.client_secret = seen.client_secret

@@ -77,6 +77,8 @@ def move(
         payment.refunded_amount = max(payment.refunded_amount, min(refunded_amount, payment.amount))
     if target == S.REFUNDED:
         payment.refunded_amount = payment.amount
+    if target in (S.CANCELED, S.EXPIRED):
+        payment.client_secret = None
     if target == S.PAID:
         payment.paid_at = payment.paid_at or utcnow()
         payment.failure_code = payment.failure_message = payment.failure_decline_code = None
@@ -165,11 +167,19 @@ def apply_gateway_payment(
     if target is None:
         return
     _copy_details(payment, seen)
-    if target == S.CANCELED and is_paid(payment.status):
-        target = S.REFUNDED  # a cancel of a paid payment is a refund
+    if target == S.CANCELED and is_paid(payment.status) and payment.provider == Provider.TOSS:
+        target = S.REFUNDED  # Toss: a cancel of a paid payment is a refund
     if target == S.PROCESSING and is_paid(payment.status):
         # A paid virtual account dropped back to waiting for its deposit.
         flag_review(payment, source, "gateway reports a paid payment as unpaid again", {"status": seen.gateway_status})
+        return
+    if seen.approved and seen.refunded_amount < payment.refunded_amount:
+        flag_review(
+            payment,
+            source,
+            "the gateway reports less refunded than we recorded",
+            {"stored": payment.refunded_amount, "gateway": seen.refunded_amount},
+        )
         return
     if seen.approved and not is_paid(payment.status) and target != S.PAID:
         move(payment, S.PAID, source, reference=seen.reference)  # the success we missed comes first

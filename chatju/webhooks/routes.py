@@ -69,7 +69,7 @@ def stripe_webhook() -> tuple[Response, int]:
         delivery.event_id,
         delivery.event_type,
         delivery.order_id,
-        raw.decode("utf-8"),
+        stripe.body_to_keep(raw),
         service.kept_headers(request.headers),
         delivery.created_at,
         state,

@@ -22,7 +22,7 @@ from chatju.extensions import db
 from chatju.payments import ledger, refunds, sync
 from chatju.payments.models import Payment
 from chatju.payments.states import EventSource, LedgerKind, Provider
-from chatju.payments.transitions import lock_payment
+from chatju.payments.transitions import flag_review, lock_payment
 from chatju.webhooks.models import InboxState, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def verify(raw: bytes, signature: str | None, secret: str) -> None:
     """400 INVALID_SIGNATURE unless Stripe signed exactly these bytes within the tolerance."""
     try:
         stripe.WebhookSignature.verify_header(raw.decode("utf-8"), signature, secret, tolerance=TOLERANCE_SECONDS)
-    except (stripe.SignatureVerificationError, UnicodeDecodeError):
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, TypeError, ValueError):
         raise APIError(400, "INVALID_SIGNATURE", "The Stripe-Signature header does not verify.") from None
 
 
@@ -80,6 +80,16 @@ def parse(raw: bytes) -> Delivery:
         order_id=order_id if isinstance(order_id, str) and 0 < len(order_id) <= 64 else None,
         created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
     )
+
+
+def body_to_keep(raw: bytes) -> str:
+    """The verified body as stored: an intent's client secret is a credential and is not kept."""
+    body = json.loads(raw)
+    obj = _object(body)
+    if obj.get("client_secret"):
+        obj["client_secret"] = "[redacted]"  # noqa: S105 (a placeholder, not a secret)
+        return json.dumps(body, ensure_ascii=False)
+    return raw.decode("utf-8")
 
 
 def _object(body: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +118,11 @@ def _find_payment(event: WebhookEvent, obj: dict[str, Any]) -> Payment | None:
     """payment_intent.* by metadata.order_id (and the stored intent id); charge.* by payment_intent."""
     query = sa.select(Payment).where(Payment.provider == Provider.STRIPE)
     if event.event_type in INTENT_EVENTS:
+        intent_id = obj.get("id")
+        if isinstance(intent_id, str) and intent_id:
+            known = db.session.execute(query.where(Payment.payment_intent_id == intent_id)).scalar_one_or_none()
+            if known is not None:
+                return known
         if not event.order_id:
             return None
         payment = db.session.execute(query.where(Payment.order_id == event.order_id)).scalar_one_or_none()
@@ -115,10 +130,14 @@ def _find_payment(event: WebhookEvent, obj: dict[str, Any]) -> Payment | None:
             return None
         if payment.payment_intent_id is None:
             raise NotReadyError(f"intent of {payment.order_id} not stored yet")
-        if payment.payment_intent_id != obj.get("id"):
-            log.warning("event for another intent of this order", extra={"order_id": payment.order_id})
-            return None
-        return payment
+        # Another intent names this order: if it took money, a person must sort it out.
+        flag_review(
+            lock_payment(payment.id),
+            EventSource.WEBHOOK,
+            "another PaymentIntent names this order",
+            {"intent": intent_id, "status": obj.get("status"), "amount": obj.get("amount")},
+        )
+        return None
     intent_id = obj.get("payment_intent")
     if not isinstance(intent_id, str):
         return None

@@ -334,3 +334,122 @@ def test_create_params_meet_the_official_sdks_expectations():
     assert headers["Authorization"] == "Bearer sk_test_capture"
     assert headers["Stripe-Version"] == stripe_sdk.api_version
     assert calls[-1].outcome == "error" and calls[-1].http_status == 500
+
+
+def test_a_concurrent_repeat_of_a_create_is_in_use_not_replayed(app, shopper, sandbox):
+    sandbox.fault(gateway="stripe", latency_ms=1500)  # the first create waits on Stripe
+    headers = {**shopper.headers, "Idempotency-Key": "slow-create"}
+    results: dict[str, int] = {}
+
+    def first() -> None:
+        results["first"] = (
+            app.test_client().post("/payment/stripe/create", json={"amount": 1000}, headers=headers).status_code
+        )
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    wait_until(lambda: shopper.inbox() is not None and _orders(app) == 1)
+    second = shopper.client.post("/payment/stripe/create", json={"amount": 1000}, headers=headers)
+    thread.join()
+    assert second.status_code == 409 and second.get_json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
+    assert results["first"] == 201
+    replay = shopper.client.post("/payment/stripe/create", json={"amount": 1000}, headers=headers)
+    assert replay.status_code == 201 and replay.get_json()["clientSecret"]  # filled from the order, not the store
+    with app.app_context():
+        stored = db.session.execute(sa.text("SELECT response_body FROM idempotency_keys")).scalar_one()
+        assert stored["clientSecret"] is None
+
+
+def _orders(app) -> int:
+    with app.app_context():
+        return db.session.execute(sa.select(sa.func.count()).select_from(Payment)).scalar()
+
+
+def test_a_202_create_shows_the_client_secret_once_the_intent_exists(app, shopper, sandbox, test_env):
+    from chatju import create_app
+
+    impatient = create_app({**test_env, "PAYMENT_SYNC_WAIT_SECONDS": "0"})
+    response = impatient.test_client().post("/payment/stripe/create", json={"amount": 1000}, headers=shopper.headers)
+    assert response.status_code == 202 and response.get_json()["clientSecret"] is None
+    order = response.get_json()
+    wait_until(lambda: shopper.read(order)["clientSecret"])
+    assert shopper.read(order)["paymentIntentId"].startswith("pi_")
+
+
+def test_a_create_stripe_refuses_ends_failed_with_its_code(app, shopper, sandbox):
+    with app.app_context():  # Stripe's own minimum is stricter than ours for this order
+        from chatju.gateways import stripe as gateway
+
+        original = dict(gateway.MINIMUMS)
+    try:
+        gateway.MINIMUMS["KRW"] = 50  # let the order through to Stripe, which wants ₩100
+        order = shopper.create(amount=60, currency="KRW", expect=201)
+    finally:
+        gateway.MINIMUMS.clear()
+        gateway.MINIMUMS.update(original)
+    assert order["status"] == "FAILED" and order["failure"]["code"] == "amount_too_small"
+    assert order["paymentIntentId"] is None
+
+
+def test_a_saved_500_gives_the_order_up_after_the_search_grace(app, shopper, sandbox):
+    from datetime import timedelta
+
+    from chatju.background import jobs
+    from chatju.db import utcnow
+
+    sandbox.fault(gateway="stripe", mode="error500_saved", count=1, operation="create_intent")
+    order = shopper.create(expect=202, amount=1000)
+    wait_until(lambda: any(e.reason == "intent not created yet" for e in ledger(app, order["orderId"])), timeout=30)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Payment).values(
+                created_at=utcnow() - timedelta(hours=1), updated_at=utcnow() - timedelta(hours=1)
+            )
+        )
+        db.session.commit()
+        jobs.reconcile()
+    shopper.wait_for(order, "FAILED")
+    assert shopper.read(order)["failure"]["code"] == "api_error"
+
+
+def test_another_intent_naming_our_order_is_held_for_review(app, shopper, sandbox):
+    order = shopper.create(amount=1000)
+    client = stripe_sdk.StripeClient(sandbox.stripe_secret_key, base_addresses={"api": sandbox.stripe_api_base})
+    stray = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "metadata": {"order_id": order["orderId"]}}
+    )
+    sandbox.stripe_pay(stray.client_secret)
+    wait_until(lambda: "NEEDS_REVIEW" in shopper.read(order)["flags"])
+    assert shopper.status(order) == "PENDING"
+
+
+def test_signature_edge_cases(shopper):
+    order = shopper.create(amount=1000)
+    event = intent_event(
+        {"id": order["paymentIntentId"], "metadata": {"order_id": order["orderId"]}}, "payment_intent.processing"
+    )
+    body, header = signed(event)
+    both = f"{header},v1={'0' * 64},v0={'1' * 64}"  # a rolled secret's extra v1, and test mode's v0
+    ok = shopper.client.post(
+        "/payment/stripe/webhook", data=body, content_type="application/json", headers={"Stripe-Signature": both}
+    )
+    assert ok.status_code == 200
+    odd = shopper.client.post(
+        "/payment/stripe/webhook", data=body, content_type="application/json", headers={"Stripe-Signature": "t=1,v1=é"}
+    )
+    assert odd.status_code == 400 and odd.get_json()["error"]["code"] == "INVALID_SIGNATURE"
+
+
+def test_stored_events_keep_no_client_secret(app, shopper):
+    order = shopper.create(amount=1000)
+    event = intent_event(
+        {
+            "id": order["paymentIntentId"],
+            "client_secret": order["clientSecret"],
+            "metadata": {"order_id": order["orderId"]},
+        },
+        "payment_intent.processing",
+    )
+    assert shopper.webhook(event).status_code == 200
+    [stored] = [e for e in shopper.inbox() if e.event_id == event["id"]]
+    assert order["clientSecret"] not in stored.body and "[redacted]" in stored.body
