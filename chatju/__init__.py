@@ -80,22 +80,32 @@ def settings_origin(settings: Settings) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from chatju.api.docs import bp as docs_bp
+    from chatju.api.history import bp as history_bp
     from chatju.api.payments import bp as payments_bp
     from chatju.api.stripe import bp as stripe_bp
     from chatju.api.toss import bp as toss_bp
     from chatju.auth.cli import cli as auth_cli
     from chatju.auth.routes import bp as auth_bp
     from chatju.demo.routes import bp as demo_bp
+    from chatju.fulfilment.routes import bp as readings_bp
     from chatju.health import bp as health_bp
+    from chatju.payments.cli import cli as payments_cli
     from chatju.products import bp as products_bp
+    from chatju.webhooks.cli import cli as webhooks_cli
     from chatju.webhooks.routes import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(docs_bp)
     app.register_blueprint(products_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(readings_bp)
     app.register_blueprint(toss_bp)
     app.register_blueprint(stripe_bp)
+    app.register_blueprint(history_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(demo_bp)  # answers 404 in production (chatju/demo/routes.py)
     app.cli.add_command(auth_cli)
+    app.cli.add_command(payments_cli)
+    app.cli.add_command(webhooks_cli)
