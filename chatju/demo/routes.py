@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
-from chatju.demo.checkout import content_security_policy, toss_checkout
+from chatju.demo.checkout import content_security_policy, stripe_checkout, toss_checkout
 from chatju.settings import current_settings
 
 bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="templates", static_folder="static")
@@ -26,7 +26,10 @@ def _not_in_production() -> None:
 
 @bp.after_request
 def _content_security_policy(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = content_security_policy(toss_checkout(current_settings()))
+    settings = current_settings()
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        toss_checkout(settings), stripe_checkout(settings)
+    )
     return response
 
 
@@ -36,6 +39,10 @@ def _page(name: str, **context: Any) -> str:
         "apiBase": request.script_root,
         "home": url_for("demo.index"),
         "tossCheckout": toss_checkout(settings),
+        "stripeCheckout": stripe_checkout(settings),
+        # Also in the create answer; here for an order whose create answered 202 (no key in it).
+        "stripePublishableKey": settings.stripe_publishable_key,
+        "stripeReturn": url_for("demo.stripe_return"),
     }
     return render_template(
         f"demo/{name}.html",
@@ -65,6 +72,11 @@ def toss_success() -> str:
 @bp.get("/toss/fail")
 def toss_fail() -> str:
     return _page("fail")
+
+
+@bp.get("/stripe/return")
+def stripe_return() -> str:
+    return _page("stripe_return")
 
 
 @bp.get("/orders/<order_id>")

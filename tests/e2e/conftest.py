@@ -8,8 +8,9 @@ shares the session's database, broker, worker and sandbox; the session's
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,33 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_server(test_env: dict[str, str], live_server: LiveServer, worker: Any) -> Iterator[LiveServer]:
-    """The app served on its own port, with FRONTEND_URL = its own /demo."""
-    port = free_port()
-    app: Flask = create_app({**test_env, "FRONTEND_URL": f"http://127.0.0.1:{port}/demo"})
-    server = LiveServer(app, port).start()
+def demo_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def demo_app(test_env: dict[str, str], demo_port: int) -> Flask:
+    """The app under test, with FRONTEND_URL = its own /demo."""
+    return create_app({**test_env, "FRONTEND_URL": f"http://127.0.0.1:{demo_port}/demo"})
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_app: Flask, demo_port: int, live_server: LiveServer, worker: Any) -> Iterator[LiveServer]:
+    """The app served on its own port."""
+    server = LiveServer(demo_app, demo_port).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def demo_settings(demo_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Change the served app's settings for one test: `demo_settings(payment_sync_wait_seconds=0)`."""
+
+    def change(**values: Any) -> None:
+        settings = demo_app.extensions["chatju.settings"]
+        monkeypatch.setitem(demo_app.extensions, "chatju.settings", dataclasses.replace(settings, **values))
+
+    return change
 
 
 @pytest.fixture(scope="session")

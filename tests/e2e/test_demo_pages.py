@@ -10,8 +10,17 @@ import pytest
 from flask import Flask
 
 from chatju import create_app
+from chatju.config import SANDBOX_STRIPE_PUBLISHABLE_KEY
 
-PAGES = ["/demo/", "/demo/auth/verify?token=x", "/demo/toss/success", "/demo/toss/fail", "/demo/orders/ord_x"]
+PAGES = [
+    "/demo/",
+    "/demo/auth/verify?token=x",
+    "/demo/toss/success",
+    "/demo/toss/fail",
+    "/demo/stripe/return?payment_intent=pi_x&redirect_status=succeeded",
+    "/demo/orders/ord_x",
+]
+STRIPE_JS = "https://js.stripe.com https://*.js.stripe.com"
 
 
 def page_config(html: str) -> dict:
@@ -20,18 +29,24 @@ def page_config(html: str) -> dict:
     return json.loads(match.group(1))
 
 
+def directives(csp: str) -> dict[str, str]:
+    return dict(part.strip().split(" ", 1) for part in csp.split(";"))
+
+
 @pytest.mark.parametrize("path", PAGES)
-def test_pages_are_html_with_a_strict_policy_and_the_sandbox_checkout(client, sandbox, path):
+def test_pages_are_html_with_a_strict_policy_and_the_sandbox_checkouts(client, sandbox, path):
     response = client.get(path)
     assert response.status_code == 200 and response.mimetype == "text/html"
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self';" in csp and "style-src 'self';" in csp and "default-src 'none'" in csp
-    assert "unsafe-inline" not in csp and "tosspayments" not in csp
+    assert "connect-src 'self';" in csp and "frame-src 'none';" in csp
+    assert "unsafe-inline" not in csp and "tosspayments" not in csp and "stripe.com" not in csp
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert page_config(response.get_data(as_text=True))["tossCheckout"] == {
-        "mode": "sandbox",
-        "url": f"{sandbox.toss_api_base}/checkout",
-    }
+    config = page_config(response.get_data(as_text=True))
+    assert config["tossCheckout"] == {"mode": "sandbox", "url": f"{sandbox.toss_api_base}/checkout"}
+    assert config["stripeCheckout"] == {"mode": "sandbox", "url": f"{sandbox.stripe_api_base}/pay"}
+    assert config["stripePublishableKey"] == SANDBOX_STRIPE_PUBLISHABLE_KEY
+    assert config["stripeReturn"] == "/demo/stripe/return"
 
 
 def test_pages_have_no_inline_script_or_handlers(client):
@@ -48,6 +63,28 @@ def test_real_toss_keys_mean_the_toss_sdk_and_a_policy_that_allows_it(test_env):
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self' https://js.tosspayments.com;" in csp
     assert "frame-src https://*.tosspayments.com;" in csp
+
+
+def test_real_stripe_keys_mean_stripe_elements_and_a_policy_that_allows_it(test_env):
+    app = create_app({**test_env, "STRIPE_PUBLISHABLE_KEY": "pk_test_realMerchantKey000"})
+    response = app.test_client().get("/demo/stripe/return")
+    config = page_config(response.get_data(as_text=True))
+    assert config["stripeCheckout"] == {"mode": "stripe"} and config["tossCheckout"]["mode"] == "sandbox"
+    assert config["stripePublishableKey"] == "pk_test_realMerchantKey000"
+    policy = directives(response.headers["Content-Security-Policy"])
+    assert policy["script-src"] == f"'self' {STRIPE_JS}"
+    assert policy["frame-src"] == f"{STRIPE_JS} https://hooks.stripe.com"
+    assert policy["connect-src"] == "'self' https://api.stripe.com"
+    assert policy["style-src"] == "'self'" and policy["img-src"] == "'self'" and policy["default-src"] == "'none'"
+
+
+def test_real_keys_of_both_gateways_allow_both(test_env):
+    real = {"TOSS_CLIENT_KEY": "test_ck_realMerchantKey000", "TOSS_SECRET_KEY": "test_sk_x"}
+    app = create_app({**test_env, **real, "STRIPE_PUBLISHABLE_KEY": "pk_test_realMerchantKey000"})
+    policy = directives(app.test_client().get("/demo/").headers["Content-Security-Policy"])
+    assert policy["script-src"] == f"'self' https://js.tosspayments.com {STRIPE_JS}"
+    assert policy["frame-src"] == f"https://*.tosspayments.com {STRIPE_JS} https://hooks.stripe.com"
+    assert policy["connect-src"] == "'self' https://*.tosspayments.com https://api.stripe.com"
 
 
 def test_static_files_are_served(client):

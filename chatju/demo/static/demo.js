@@ -12,10 +12,15 @@
   const config = JSON.parse(body.dataset.config);
   const STORE = { access: "chatju.demo.access", refresh: "chatju.demo.refresh", orders: "chatju.demo.orders" };
   const TOSS_SDK = "https://js.tosspayments.com/v2/standard"; // https://docs.tosspayments.com/sdk/v2/js
+  const STRIPE_JS = "https://js.stripe.com/v3/"; // https://docs.stripe.com/js/including
+  const STRIPE_CURRENCY = "USD"; // what the Stripe button charges (the product's price in it)
   const WAITING = new Set(["PENDING", "PROCESSING"]); // not final yet: poll
   const PAYABLE = new Set(["PENDING", "FAILED"]); // may go (back) to the checkout
+  const PAID = new Set(["PAID", "PARTIALLY_REFUNDED", "REFUNDED"]);
   const POLL_MS = 1000;
   const POLL_FOR_MS = 60000;
+  const CLIENT_SECRET_WAIT_MS = 30000; // after a 202 from the Stripe create: how long to wait for the intent
+  const PROVIDERS = { toss: "토스 Toss", stripe: "Stripe" };
   const METHODS = {
     card: "카드 Card",
     virtual_account: "가상계좌 Virtual account",
@@ -127,9 +132,27 @@
 
   // ---- Formatting ---------------------------------------------------------
 
-  function money(amount, currency) {
-    const format = new Intl.NumberFormat("ko-KR", { style: "currency", currency });
-    return format.format(amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+  // Amounts are integers in the currency's minor unit as the gateways count it
+  // (https://docs.stripe.com/currencies#zero-decimal): whole units for zero-decimal
+  // currencies (KRW 13000 is ₩13,000, JPY 1500 is ¥1,500), thousandths for the
+  // three-decimal ones, cents for the rest (USD 1000 is $10.00).
+  const ZERO_DECIMAL = new Set([
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+  ]);
+  const THREE_DECIMAL = new Set(["BHD", "JOD", "KWD", "OMR", "TND"]);
+
+  function money(amount, currency, locale = "ko-KR") {
+    const digits = ZERO_DECIMAL.has(currency) ? 0 : THREE_DECIMAL.has(currency) ? 3 : 2;
+    const options = { style: "currency", currency, minimumFractionDigits: digits, maximumFractionDigits: digits };
+    return new Intl.NumberFormat(locale, options).format(amount / 10 ** digits);
+  }
+
+  // "USD $10.00": the code, then the amount as an English-speaking customer reads it.
+  const priceTag = (amount, currency) => `${currency} ${money(amount, currency, "en-US")}`;
+
+  function failureText(failure) {
+    const decline = failure.declineCode ? ` (${failure.declineCode})` : "";
+    return `${failure.code}${decline}: ${failure.message}`;
   }
 
   const when = (iso) => (iso ? new Date(iso).toLocaleString("ko-KR") : null);
@@ -148,21 +171,39 @@
     find(orderId) {
       return this.all().find((order) => order.orderId === orderId) || null;
     },
+    // Stripe's return page finds an order by its intent id.
+    byIntent(paymentIntentId) {
+      return this.all().find((order) => order.paymentIntentId === paymentIntentId) || null;
+    },
     remember(created, userId) {
       const order = {
         userId,
+        provider: created.provider,
         orderId: created.orderId,
         orderName: created.orderName,
         amount: created.amount,
         currency: created.currency,
         createdAt: created.createdAt,
+        // Toss's checkout needs these again for another try; GET /payment/<orderId> does not return them.
         clientKey: created.clientKey,
         customerKey: created.customerKey,
         successUrl: created.successUrl,
         failUrl: created.failUrl,
+        // Stripe: the intent id (null after a 202 until the intent exists) and the key. Never the
+        // clientSecret: GET /payment/<orderId> gives it to the owner for as long as it is needed.
+        paymentIntentId: created.paymentIntentId,
+        publishableKey: created.publishableKey,
       };
       const rest = this.all().filter((o) => o.orderId !== order.orderId);
       localStorage.setItem(STORE.orders, JSON.stringify([order, ...rest].slice(0, 10)));
+      return order;
+    },
+    update(orderId, changes) {
+      const all = this.all();
+      const order = all.find((o) => o.orderId === orderId);
+      if (!order) return null;
+      Object.assign(order, changes);
+      localStorage.setItem(STORE.orders, JSON.stringify(all));
       return order;
     },
   };
@@ -207,23 +248,71 @@
     });
   }
 
+  // Stripe: the sandbox's hosted card page (it stands in for Elements), or the Payment Element
+  // mounted in this page. Either way the customer comes back to /demo/stripe/return.
+  async function openStripeCheckout(clientSecret, publishableKey) {
+    const checkout = config.stripeCheckout;
+    const returnUrl = new URL(config.stripeReturn, window.location.origin).href;
+    if (checkout.mode === "sandbox") {
+      const query = new URLSearchParams({ client_secret: clientSecret, key: publishableKey, return_url: returnUrl });
+      window.location.assign(`${checkout.url}?${query}`);
+      return;
+    }
+    await mountPaymentElement(clientSecret, publishableKey, returnUrl);
+  }
+
+  let stripeCheckoutMounted = false;
+
+  // https://docs.stripe.com/payments/accept-a-payment?platform=web&ui=elements
+  async function mountPaymentElement(clientSecret, publishableKey, returnUrl) {
+    if (stripeCheckoutMounted) return;
+    if (!window.Stripe) await loadScript(STRIPE_JS);
+    const stripe = window.Stripe(publishableKey);
+    const elements = stripe.elements({ clientSecret });
+    const paymentElement = elements.create("payment");
+    $("#stripe-checkout").hidden = false;
+    paymentElement.mount("#payment-element");
+    stripeCheckoutMounted = true;
+    const submit = $("#stripe-submit");
+    $("#stripe-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      $("#stripe-error").textContent = "";
+      // On success (and for 3D Secure) Stripe sends the browser to return_url; the promise
+      // resolves only with an error the customer can act on: a declined card, an incomplete form.
+      const { error } = await stripe.confirmPayment({ elements, confirmParams: { return_url: returnUrl } });
+      if (error) {
+        const known = error.type === "card_error" || error.type === "validation_error";
+        $("#stripe-error").textContent = known ? error.message : "An unexpected error occurred.";
+      }
+      submit.disabled = false;
+    });
+  }
+
   const checkoutError = (error) => (error && error.code ? `${error.code}: ${error.message}` : String(error));
 
   // A button that sends the same order to the checkout again (another card, another try).
-  // The checkout needs the create answer's clientKey, customerKey and URLs, which only this
-  // browser kept: GET /payment/<orderId> does not return them.
-  function offerRetry(orderId) {
+  // Toss's checkout needs the create answer's clientKey, customerKey and URLs, which only the
+  // browser that created the order kept. Stripe's needs the intent's clientSecret, which
+  // GET /payment/<orderId> gives the owner while the order is unpaid (same intent, another card).
+  function offerRetry(orderId, payment = null) {
     const order = orders.find(orderId);
     const button = $("#retry");
-    if (!order) {
-      $("#retry-unavailable").hidden = false;
+    const stripe = payment && payment.provider === "stripe";
+    if (stripe ? !payment.clientSecret : !order) {
+      const unavailable = $("#retry-unavailable");
+      if (unavailable && !stripe) unavailable.hidden = false;
       return;
     }
+    if (payment && payment.status === "FAILED") button.textContent = "다른 카드로 결제 (Try another card)";
     button.hidden = false;
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
-        await openCheckout(order);
+        if (!stripe) return await openCheckout(order);
+        const key = (order && order.publishableKey) || config.stripePublishableKey;
+        await openStripeCheckout(payment.clientSecret, key);
+        button.hidden = true; // the Payment Element is on the page now
       } catch (error) {
         say(checkoutError(error), "error");
         button.disabled = false;
@@ -244,11 +333,12 @@
     setText("#p-order-name", payment.orderName);
     setText("#p-amount", money(payment.amount, payment.currency));
     setText("#p-refunded", payment.refundedAmount ? money(payment.refundedAmount, payment.currency) : null);
+    setText("#p-provider", PROVIDERS[payment.provider] || payment.provider);
     setText("#p-method", METHODS[payment.method] || payment.method);
     const card = payment.card && [payment.card.brand, payment.card.last4 && `•••• ${payment.card.last4}`];
     setText("#p-card", card && card.filter(Boolean).join(" "));
     renderReceipt(payment.receiptUrl);
-    setText("#p-failure", payment.failure && `${payment.failure.code}: ${payment.failure.message}`);
+    setText("#p-failure", payment.failure && failureText(payment.failure));
     setText("#p-flags", payment.flags && payment.flags.join(", "));
     setText("#p-paid-at", when(payment.paidAt));
     setText("#p-created-at", when(payment.createdAt));
@@ -268,23 +358,39 @@
     cell.replaceChildren(link);
   }
 
-  // Poll GET /payment/<orderId> every second while it is not final, for at most a minute.
-  async function poll(orderId) {
-    const deadline = Date.now() + POLL_FOR_MS;
+  // Ask GET /payment/<orderId> every second (the first time at once if `now`) until `done(payment)`
+  // or `forMs` pass; `show` sees every answer. Returns the last payment seen and whether it is done;
+  // a 4xx ends it with the error said (`failed`).
+  async function watch(orderId, { done, forMs, show = null, now = false }) {
+    const deadline = Date.now() + forMs;
     let payment = null;
-    while (Date.now() < deadline) {
-      await sleep(POLL_MS);
+    for (let wait = now ? 0 : POLL_MS; Date.now() < deadline; wait = POLL_MS) {
+      await sleep(wait);
       const result = await api("GET", `/payment/${encodeURIComponent(orderId)}`);
       if (result.status >= 400 && result.status < 500) {
         say(errorText(result), "error");
-        return null;
+        return { payment, done: false, failed: true };
       }
       if (!result.ok) continue; // the network or the service hiccupped: ask again
       payment = result.data;
-      renderPayment(payment);
-      if (!WAITING.has(payment.status)) return payment;
+      if (show) show(payment);
+      if (done(payment)) return { payment, done: true, failed: false };
     }
+    return { payment, done: false, failed: false };
+  }
+
+  const stillAfterAMinute = (payment) =>
     say(`Still ${payment ? payment.status : "unknown"} after a minute; the order page shows it when it settles.`);
+
+  // Poll while the payment is not final, for at most a minute: the payment once final, else null.
+  async function poll(orderId) {
+    const { payment, done, failed } = await watch(orderId, {
+      done: (p) => !WAITING.has(p.status),
+      forMs: POLL_FOR_MS,
+      show: renderPayment,
+    });
+    if (done) return payment;
+    if (!failed) stillAfterAMinute(payment);
     return null;
   }
 
@@ -329,14 +435,24 @@
   async function showProduct(user) {
     const result = await send("GET", "/products");
     const product = result.ok && result.data.products.find((p) => p.id === "premium_reading");
-    if (!product || !product.prices.KRW) return say(result.ok ? "No KRW price for the reading." : errorText(result), "error");
-    const price = money(product.prices.KRW, "KRW");
+    if (!product) return say(result.ok ? "The reading is not on sale." : errorText(result), "error");
+    const prices = product.prices;
     $("#product-name").textContent = product.name;
-    $("#product-price").textContent = price;
-    const button = $("#buy-toss");
-    button.textContent = `토스로 결제 Buy with Toss (${price})`;
-    button.disabled = false;
-    button.addEventListener("click", () => buyWithToss(product, user, button));
+    $("#product-price").textContent = Object.keys(prices)
+      .map((currency) => money(prices[currency], currency))
+      .join(" · ");
+    if (prices.KRW) {
+      const button = $("#buy-toss");
+      button.textContent = `토스로 결제 Buy with Toss (${money(prices.KRW, "KRW")})`;
+      button.disabled = false;
+      button.addEventListener("click", () => buyWithToss(product, user, button));
+    }
+    if (prices[STRIPE_CURRENCY]) {
+      const button = $("#buy-stripe");
+      button.textContent = `Pay with Stripe (${priceTag(prices[STRIPE_CURRENCY], STRIPE_CURRENCY)})`;
+      button.disabled = false;
+      button.addEventListener("click", () => buyWithStripe(product, STRIPE_CURRENCY, user, button));
+    }
   }
 
   async function buyWithToss(product, user, button) {
@@ -361,6 +477,48 @@
     }
   }
 
+  async function buyWithStripe(product, currency, user, button) {
+    button.disabled = true;
+    say("주문을 만드는 중… Creating the order…");
+    const result = await api("POST", "/payment/stripe/create", {
+      json: { productId: product.id, currency },
+      headers: { "Idempotency-Key": uuid() }, // one per click: a double request is one order
+    });
+    if (result.status !== 201 && result.status !== 202) {
+      button.disabled = false;
+      return say(errorText(result), "error");
+    }
+    let order = orders.remember(result.data, user.id);
+    let clientSecret = result.data.clientSecret;
+    if (result.status === 202) {
+      // The order exists, its PaymentIntent not yet (Stripe was slow): ask until the secret appears.
+      say("Stripe를 기다리는 중… Waiting for Stripe to set up the payment…");
+      const { payment, failed } = await watch(order.orderId, {
+        done: (p) => Boolean(p.clientSecret) || !WAITING.has(p.status),
+        forMs: CLIENT_SECRET_WAIT_MS,
+      });
+      if (!payment || !payment.clientSecret) {
+        button.disabled = false;
+        showOrders(user);
+        if (failed) return;
+        if (payment && payment.failure) return say(`Stripe refused it: ${failureText(payment.failure)}`, "error");
+        const status = payment ? payment.status : "unknown";
+        return say(`Stripe has not set up the payment yet (${status}); pay it from its order page later.`, "error");
+      }
+      order = orders.update(order.orderId, { paymentIntentId: payment.paymentIntentId }) || order;
+      clientSecret = payment.clientSecret;
+    }
+    say("결제창으로 이동합니다… Opening the checkout…");
+    try {
+      await openStripeCheckout(clientSecret, order.publishableKey || config.stripePublishableKey);
+      if (config.stripeCheckout.mode !== "sandbox") say("카드 정보를 입력하세요. Enter your card below.");
+    } catch (error) {
+      say(checkoutError(error), "error");
+      button.disabled = false;
+    }
+    showOrders(user);
+  }
+
   async function showOrders(user) {
     const mine = orders.all().filter((order) => order.userId === user.id).slice(0, 5);
     $("#no-orders").hidden = mine.length > 0;
@@ -370,7 +528,9 @@
         const item = document.createElement("li");
         const link = document.createElement("a");
         link.href = orderUrl(order.orderId);
-        link.textContent = `${order.orderName} · ${money(order.amount, order.currency)} · ${when(order.createdAt)}`;
+        const provider = PROVIDERS[order.provider || "toss"]; // orders kept before Stripe were Toss's
+        const price = money(order.amount, order.currency);
+        link.textContent = `${order.orderName} · ${price} · ${provider} · ${when(order.createdAt)}`;
         const status = document.createElement("span");
         status.className = "status";
         item.append(link, " ", status);
@@ -418,8 +578,65 @@
     if (payment.status === "PAID") return say("결제가 완료되었습니다. Payment complete — thank you!", "ok");
     if (payment.status !== "FAILED") return say(`주문 상태 Order status: ${payment.status}`);
     const failure = payment.failure || { code: "FAILED", message: "" };
-    say(`결제가 거절되었습니다. The payment was refused: ${failure.code}: ${failure.message}`, "error");
-    offerRetry(payment.orderId);
+    say(`결제가 거절되었습니다. The payment was refused: ${failureText(failure)}`, "error");
+    offerRetry(payment.orderId, payment);
+  }
+
+  // Back from Stripe's checkout (?payment_intent=&payment_intent_client_secret=&redirect_status=).
+  // The outcome comes to us by webhook, not with this redirect: redirect_status is only shown
+  // (what the bank said), and the page asks our API until the order is PAID or FAILED.
+  async function stripeReturnPage() {
+    const query = new URLSearchParams(window.location.search);
+    const intentId = query.get("payment_intent");
+    const bankSaid = query.get("redirect_status");
+    if (query.has("payment_intent_client_secret")) {
+      query.delete("payment_intent_client_secret"); // keep the secret out of the address bar and history
+      window.history.replaceState(null, "", `${window.location.pathname}?${query}`);
+    }
+    if (bankSaid) {
+      $("#bank-said-status").textContent = bankSaid;
+      $("#bank-said").hidden = false;
+    }
+    if (!intentId) return say("The address lacks payment_intent.", "error");
+    if (!signedIn()) return say("로그인이 필요합니다. Sign in in this browser to see the payment.", "error");
+    const orderId = await stripeOrderId(intentId);
+    if (!orderId) return say(`No order of yours is paid by ${intentId}.`, "error");
+    say("결제를 확인하는 중… Waiting for Stripe to confirm the payment…");
+    // Another card on the same intent leaves the order FAILED (the last attempt's outcome) until
+    // this attempt's webhook lands. Nothing in the payment JSON tells the attempts apart, so a
+    // FAILED that contradicts a "succeeded" redirect is waited out, never shown as this outcome.
+    const settled = (p) => PAID.has(p.status) || (p.status === "FAILED" && bankSaid !== "succeeded");
+    const { payment, done, failed } = await watch(orderId, {
+      done: settled,
+      forMs: POLL_FOR_MS,
+      show: renderPayment,
+      now: true,
+    });
+    if (failed) return;
+    if (done || (payment && payment.status === "FAILED")) return showStripeOutcome(payment);
+    stillAfterAMinute(payment);
+  }
+
+  // The order this browser created for the intent; else the account's recent payments.
+  async function stripeOrderId(intentId) {
+    const known = orders.byIntent(intentId);
+    if (known) return known.orderId;
+    const result = await api("GET", "/payment/history/me?limit=100");
+    const payments = (result.ok && result.data && result.data.payments) || [];
+    const found = payments.find((p) => p.paymentIntentId === intentId);
+    return found ? found.orderId : null;
+  }
+
+  function showStripeOutcome(payment) {
+    renderPayment(payment);
+    if (PAID.has(payment.status)) return say("결제가 완료되었습니다. Payment complete — thank you!", "ok");
+    const failure = payment.failure || { code: "FAILED", message: "" };
+    setText("#f-code", failure.code);
+    setText("#f-decline-code", failure.declineCode);
+    setText("#f-message", failure.message);
+    $("#stripe-failure").hidden = false;
+    say(`결제가 거절되었습니다. The payment was refused: ${failureText(failure)}`, "error");
+    offerRetry(payment.orderId, payment);
   }
 
   async function failPage() {
@@ -435,7 +652,8 @@
     $("#fail-order").replaceChildren(link);
     const result = signedIn() ? await api("GET", `/payment/${encodeURIComponent(orderId)}`) : null;
     if (result && result.ok) setText("#fail-status", result.data.status);
-    if (!result || !result.ok || PAYABLE.has(result.data.status)) offerRetry(orderId);
+    const payment = result && result.ok ? result.data : null;
+    if (!payment || PAYABLE.has(payment.status)) offerRetry(orderId, payment);
   }
 
   async function orderPage() {
@@ -443,11 +661,22 @@
     const orderId = body.dataset.orderId;
     const result = await api("GET", `/payment/${encodeURIComponent(orderId)}`);
     if (!result.ok) return say(errorText(result), "error");
-    renderPayment(result.data);
-    if (WAITING.has(result.data.status)) await poll(orderId);
+    const payment = result.data;
+    renderPayment(payment);
+    if (PAYABLE.has(payment.status)) offerRetry(orderId, payment);
+    if (!WAITING.has(payment.status)) return;
+    const settled = await poll(orderId);
+    if (settled && !PAYABLE.has(settled.status)) $("#retry").hidden = true; // paid meanwhile
   }
 
-  const pages = { index: indexPage, verify: verifyPage, success: successPage, fail: failPage, order: orderPage };
+  const pages = {
+    index: indexPage,
+    verify: verifyPage,
+    success: successPage,
+    fail: failPage,
+    order: orderPage,
+    stripe_return: stripeReturnPage,
+  };
   Promise.resolve()
     .then(pages[body.dataset.page])
     .catch((error) => say(`Unexpected error: ${error}`, "error"));
