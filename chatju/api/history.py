@@ -9,6 +9,8 @@ from flask import Blueprint, request
 from flask_jwt_extended import jwt_required
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
+from chatju.api import responses
+from chatju.api.docs import documented
 from chatju.auth.tokens import signed_in_user
 from chatju.payments.history import decode_cursor, encode_cursor, payment_history
 from chatju.payments.schemas import payment_json
@@ -51,6 +53,13 @@ def query_args(model: type[HistoryQuery]) -> HistoryQuery:
 
 
 @bp.get("/me")
+@documented(
+    "The signed-in user's payments, newest first, a keyset page at a time",
+    {200: responses.PaymentPage},
+    query=HistoryQuery,
+    auth=True,
+    tags=("payments",),
+)
 @jwt_required()
 def mine() -> dict[str, Any]:
     """`{payments, nextCursor}`: up to `limit` payments, nextCursor null on the last page."""
