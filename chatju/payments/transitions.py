@@ -16,6 +16,7 @@ from chatju.extensions import db
 from chatju.fulfilment import outbox
 from chatju.fulfilment.models import Effect
 from chatju.gateways.base import GatewayPayment
+from chatju.observability import metrics
 from chatju.payments import ledger
 from chatju.payments.models import Payment
 from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider, can_move, is_paid
@@ -58,6 +59,13 @@ def move(
     current = payment.status
     grows_refund = refunded_amount is not None and refunded_amount > payment.refunded_amount
     if target == current and not (target == S.PARTIALLY_REFUNDED and grows_refund):
+        if (
+            failure is not None
+            and failure.code != payment.failure_code
+            or (failure is not None and failure.decline_code != payment.failure_decline_code)
+        ):
+            set_failure(payment, failure)  # another card declined: show the latest reason
+            ledger.record(payment, LedgerKind.NOTE, source, reference=reference, reason=f"failed again: {failure.code}")
         return False  # already there: a repeat, nothing to record
     if not can_move(current, target):
         ledger.record(
@@ -102,6 +110,7 @@ def move(
         reason=reason,
     )
     log.info("payment moved", extra={"order_id": payment.order_id, "from": current, "to": target, "source": source})
+    metrics.count_move(payment.provider, target)
     return True
 
 
@@ -128,6 +137,7 @@ def clear_attempt(payment: Payment) -> None:
 def flag_review(payment: Payment, source: EventSource, reason: str, detail: dict[str, object]) -> None:
     """Hold a payment for a person: never applied by guess (SPEC §7, integrity)."""
     log.error("payment held for review", extra={"order_id": payment.order_id, "reason": reason})
+    metrics.count_flag(payment.provider)
     if payment.needs_review:
         ledger.record(payment, LedgerKind.NOTE, source, reason=reason, detail=detail)
         return

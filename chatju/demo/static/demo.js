@@ -621,7 +621,7 @@
   async function stripeOrderId(intentId) {
     const known = orders.byIntent(intentId);
     if (known) return known.orderId;
-    const result = await api("GET", "/payment/history/me?limit=100");
+    const result = await api("GET", "/payment/history/me?provider=stripe&limit=100");
     const payments = (result.ok && result.data && result.data.payments) || [];
     const found = payments.find((p) => p.paymentIntentId === intentId);
     return found ? found.orderId : null;
