@@ -453,3 +453,12 @@ def test_stored_events_keep_no_client_secret(app, shopper):
     assert shopper.webhook(event).status_code == 200
     [stored] = [e for e in shopper.inbox() if e.event_id == event["id"]]
     assert order["clientSecret"] not in stored.body and "[redacted]" in stored.body
+
+
+def test_a_second_decline_shows_its_own_reason(shopper):
+    order = shopper.create(amount=1000)
+    shopper.pay(order, card="4000000000009995")
+    wait_until(lambda: (shopper.read(order)["failure"] or {}).get("declineCode") == "insufficient_funds")
+    shopper.pay(order, card="4000000000000002")
+    wait_until(lambda: shopper.read(order)["failure"]["declineCode"] == "generic_decline")
+    assert shopper.status(order) == "FAILED"
