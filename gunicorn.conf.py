@@ -1,4 +1,4 @@
-"""Gunicorn settings: JSON log lines like the app's (the app logs each request itself)."""
+"""Gunicorn settings: JSON log lines like the app's (the app logs each request itself), metrics hooks."""
 
 logconfig_dict = {
     "version": 1,
@@ -21,3 +21,18 @@ logconfig_dict = {
 
 # One fixed control socket per user would clash between instances (make run, the tests).
 control_socket_disable = True
+
+
+def on_starting(server: object) -> None:
+    """Before any worker: the metrics directory every worker inherits, cleared if no process still counts."""
+    from chatju.config import settings_or_exit
+    from chatju.observability import multiprocess
+
+    multiprocess.prepare_main_process(settings_or_exit().instance_dir)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker died: its live gauges go with it (prometheus-client multiprocess mode)."""
+    from chatju.observability import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

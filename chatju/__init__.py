@@ -90,12 +90,14 @@ def _register_blueprints(app: Flask) -> None:
     from chatju.demo.routes import bp as demo_bp
     from chatju.fulfilment.routes import bp as readings_bp
     from chatju.health import bp as health_bp
+    from chatju.observability.routes import bp as metrics_bp
     from chatju.payments.cli import cli as payments_cli
     from chatju.products import bp as products_bp
     from chatju.webhooks.cli import cli as webhooks_cli
     from chatju.webhooks.routes import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(docs_bp)
     app.register_blueprint(products_bp)
     app.register_blueprint(auth_bp)

@@ -10,6 +10,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 from chatju.logs import request_id_var
+from chatju.observability import metrics
 
 log = logging.getLogger("chatju.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -37,6 +38,7 @@ def _finish_request(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", API_CSP)
         response.headers.setdefault("Cache-Control", "no-store")
     elapsed_ms = round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1)
+    metrics.observe_request(request.url_rule, request.method, response.status_code, elapsed_ms / 1000)
     log.info(
         "request",
         extra={

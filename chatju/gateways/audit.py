@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 from chatju.extensions import db
 from chatju.gateways.base import CallRecord
 from chatju.gateways.models import GatewayCall
+from chatju.observability import metrics
 
 log = logging.getLogger(__name__)
 
 
 def record_call(call: CallRecord) -> None:
+    metrics.observe_gateway_call(call)
     log.info(
         "gateway call",
         extra={

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from chatju.errors import APIError
 from chatju.extensions import db
+from chatju.observability import metrics
 from chatju.payments.models import Payment
 from chatju.payments.states import PaymentStatus, Provider
 from chatju.products import find_product
@@ -64,6 +65,7 @@ def create_order(user_id: int, provider: Provider, amount: int, currency: str, o
     )
     db.session.add(payment)
     db.session.flush()
+    metrics.count_created(provider)
     return payment
 
 

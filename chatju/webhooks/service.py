@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from chatju.db import insert_for, utcnow
 from chatju.extensions import db
 from chatju.jobs import EnqueueError, send
+from chatju.observability import metrics
 from chatju.payments.states import Provider
 from chatju.webhooks.models import InboxState, WebhookEvent
 
@@ -58,6 +59,7 @@ def store(
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         .returning(table.c.id)
     ).scalar_one_or_none()
+    metrics.count_stored(provider, event_type, inserted is not None, state)
     if inserted is not None:
         return inserted, True, state
     existing = db.session.execute(
@@ -88,6 +90,7 @@ def finish(event: WebhookEvent, state: InboxState, note: str | None = None) -> N
     event.state = state
     event.processed_at = utcnow()
     event.last_error = note
+    metrics.count_finished(event, state)
 
 
 def describe(exc: BaseException) -> str:
@@ -104,4 +107,11 @@ def record_failure(event_id: int, error: str, final: bool) -> None:
         values: dict[str, Any] = {"attempts": table.c.attempts + 1, "last_error": error[:2000]}
         if final:
             values["state"] = InboxState.FAILED
-        conn.execute(sa.update(table).where(table.c.id == event_id).values(**values))
+        row = conn.execute(
+            sa.update(table)
+            .where(table.c.id == event_id)
+            .values(**values)
+            .returning(table.c.provider, table.c.event_type)
+        ).one_or_none()
+    if row is not None:
+        metrics.count_failed(row.provider, row.event_type, final)

@@ -19,6 +19,7 @@ import stripe
 
 from chatju.errors import APIError
 from chatju.extensions import db
+from chatju.observability import metrics
 from chatju.payments import ledger, refunds, sync
 from chatju.payments.models import Payment
 from chatju.payments.states import EventSource, LedgerKind, Provider
@@ -61,6 +62,7 @@ def verify(raw: bytes, signature: str | None, secret: str) -> None:
     try:
         stripe.WebhookSignature.verify_header(raw.decode("utf-8"), signature, secret, tolerance=TOLERANCE_SECONDS)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, TypeError, ValueError):
+        metrics.count_signature_failure(Provider.STRIPE)
         raise APIError(400, "INVALID_SIGNATURE", "The Stripe-Signature header does not verify.") from None
 
 
