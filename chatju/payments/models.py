@@ -23,6 +23,13 @@ class Payment(TimestampMixin, db.Model):
         sa.Index("ix_payments_user_created", "user_id", sa.text("created_at DESC"), sa.text("id DESC")),
         # Reconciliation scans by status and age.
         sa.Index("ix_payments_status_updated", "status", "updated_at"),
+        # The few payments held for a person (the metrics count them at every scrape).
+        sa.Index(
+            "ix_payments_needs_review",
+            "provider",
+            postgresql_where=sa.text("needs_review"),
+            sqlite_where=sa.text("needs_review"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
