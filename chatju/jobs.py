@@ -124,6 +124,21 @@ def _drop_pending(session: Session) -> None:
     session.info.pop(PENDING, None)
 
 
+def commit_then_enqueue() -> bool:
+    """Commit; a task the broker refuses afterwards is left to the beat's re-drive or reconciliation.
+
+    For work whose record is the commit itself (a refund in flight, a cancel): answering
+    503 after it committed would invite the client to do it twice. False when not sent.
+    """
+    try:
+        db.session.commit()
+        return True
+    except EnqueueError:
+        db.session.close()
+        log.warning("committed; its task will be sent by the beat")
+        return False
+
+
 def broker_reachable(timeout: float = 2.0) -> bool:
     """Connect and declare our queue: exercises the transport the way sending a task does."""
     celery = producer()

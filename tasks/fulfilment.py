@@ -24,10 +24,11 @@ def deliver(self: Task, item_id: int) -> bool:
     except Exception as exc:
         db.session.rollback()
         settings = current_settings()
-        final = self.request.retries >= settings.gateway_max_retries
-        outbox.record_failure(item_id, describe(exc), final)
-        if final:
-            log.error("outbox item failed for good", extra={"outbox_id": item_id})
+        if self.request.retries >= settings.gateway_max_retries:
+            # Never given up: it stays pending, and the beat's re-drive tries it again later.
+            outbox.record_failure(item_id, describe(exc), final=False)
+            log.error("outbox item still failing; left for the re-drive", extra={"outbox_id": item_id})
             return False
+        outbox.record_failure(item_id, describe(exc), final=False)
         base = max(settings.gateway_retry_backoff_seconds, 1)
         raise self.retry(countdown=base * 2**self.request.retries + random.uniform(0, base)) from exc  # noqa: S311

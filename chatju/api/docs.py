@@ -25,7 +25,8 @@ REF = "#/components/schemas/{model}"
 STATUS_TEXT = {
     200: "OK", 201: "Created", 202: "Accepted", 400: "Invalid request", 401: "Not signed in or bad token",
     403: "Not allowed", 404: "Not found", 409: "Conflict with the current state", 413: "Body too large",
-    415: "Body is not JSON", 429: "Rate limited", 502: "The gateway refused", 503: "Unavailable; retry",
+    415: "Body is not JSON", 429: "Rate limited", 500: "A bug on our side", 502: "The gateway refused",
+    503: "Unavailable; retry",
 }  # fmt: skip
 
 
@@ -40,6 +41,10 @@ class Operation:
     headers: dict[str, str] = field(default_factory=dict)  # name -> description, all optional unless listed
     required_headers: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()  # error statuses beyond those implied by auth, body, query and path
+
+
+ALWAYS = (429, 500, 503)  # rate limits, bugs, an unreachable database or broker
 
 
 def documented(summary: str, responses: dict[int, type[BaseModel] | None], **options: Any) -> Callable[[F], F]:
@@ -94,11 +99,24 @@ def _operation(op: Operation, path_args: set[str], components: dict[str, Any]) -
         result["requestBody"] = _json_content({"type": "object"}, required=True)
     if op.auth:
         result["security"] = [{"bearerAuth": []}]
-    result["responses"] = _responses(op, components)
+    result["responses"] = _responses(op, _error_statuses(op, bool(path_args)), components)
     return result
 
 
-def _responses(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
+def _error_statuses(op: Operation, has_path_args: bool) -> set[int]:
+    statuses = set(ALWAYS) | set(op.errors)
+    if op.auth:
+        statuses.add(401)
+    if op.body is not None or op.any_json_body:
+        statuses |= {400, 413, 415}
+    if op.query is not None:
+        statuses.add(400)
+    if has_path_args:
+        statuses.add(404)
+    return statuses - set(op.responses)
+
+
+def _responses(op: Operation, errors: set[int], components: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, model in op.responses.items():
         entry: dict[str, Any] = {"description": STATUS_TEXT.get(status, "Response")}
@@ -106,7 +124,14 @@ def _responses(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
             entry["content"] = {"application/json": {"schema": _schema(model, components)}}
         responses[str(status)] = entry
     error = {"application/json": {"schema": _schema(ErrorBody, components)}}
-    responses["default"] = {"description": "An error: {error: {code, message, details?}}", "content": error}
+    for status in sorted(errors):
+        entry = {
+            "description": STATUS_TEXT.get(status, "Error") + " ({error: {code, message, details?}})",
+            "content": error,
+        }
+        if status == 429:
+            entry["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+        responses[str(status)] = entry
     return responses
 
 

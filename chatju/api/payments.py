@@ -10,7 +10,7 @@ from flask_jwt_extended import jwt_required
 from chatju.api import responses
 from chatju.api.docs import documented
 from chatju.auth.tokens import admin_required, signed_in_user
-from chatju.extensions import db
+from chatju.jobs import commit_then_enqueue
 from chatju.payments import cancel, refunds
 from chatju.payments.schemas import RefundRequest, payment_json
 from chatju.payments.service import owned_payment
@@ -28,11 +28,13 @@ def show(order_id: str) -> dict[str, Any]:
 
 
 @bp.post("/<order_id>/cancel")
-@documented("Cancel a PENDING order (409 otherwise)", {200: responses.Payment}, auth=True, tags=("payments",))
+@documented(
+    "Cancel a PENDING order (409 otherwise)", {200: responses.Payment}, auth=True, tags=("payments",), errors=(409,)
+)
 @jwt_required()
 def cancel_order(order_id: str) -> dict[str, Any]:
     payment = cancel.cancel_order(signed_in_user().id, order_id)
-    db.session.commit()
+    commit_then_enqueue()  # an intent left uncanceled can still only end PAID (a late success)
     return payment_json(payment)
 
 
@@ -43,11 +45,13 @@ def cancel_order(order_id: str) -> dict[str, Any]:
     body=RefundRequest,
     auth=True,
     tags=("payments",),
+    errors=(403, 409),
 )
 @admin_required
 def refund(order_id: str) -> tuple[dict[str, Any], int]:
     """Full or partial refund (admins only); the gateway call runs in a task."""
     body = json_body(RefundRequest)
     payment, refund = refunds.request_refund(order_id, body.amount, body.reason, actor=signed_in_user().email)
-    db.session.commit()
-    return {"payment": payment_json(payment, owner=False), "refund": refunds.refund_json(refund)}, 202
+    answer = {"payment": payment_json(payment, owner=False), "refund": refunds.refund_json(refund)}
+    commit_then_enqueue()  # the refund is on record: reconciliation sends it if the broker refused
+    return answer, 202

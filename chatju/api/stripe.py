@@ -34,6 +34,7 @@ def _user_id() -> int:
     auth=True,
     tags=("stripe",),
     headers={"Idempotency-Key": "At most 255 characters; the same key and body replay the first answer for 24 h."},
+    errors=(404, 409),
 )
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")

@@ -36,6 +36,7 @@ def _user_id() -> int:
     auth=True,
     tags=("toss",),
     headers={"Idempotency-Key": "At most 255 characters; the same key and body replay the first answer for 24 h."},
+    errors=(404, 409),
 )
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
@@ -56,6 +57,7 @@ def create() -> tuple[dict[str, Any], int]:
     body=TossConfirm,
     auth=True,
     tags=("toss",),
+    errors=(404, 409, 502),
 )
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")

@@ -36,7 +36,9 @@ def request_magic_link() -> tuple[Response, int]:
 
 
 @bp.post("/magic-link/verify")
-@documented("Exchange a sign-in link for tokens", {200: responses.Tokens}, body=MagicLinkVerify, tags=("auth",))
+@documented(
+    "Exchange a sign-in link for tokens", {200: responses.Tokens}, body=MagicLinkVerify, tags=("auth",), errors=(401,)
+)
 @limiter.limit(lambda: current_settings().rate_limit_auth)
 def verify_magic_link() -> Response:
     body = json_body(MagicLinkVerify)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -162,20 +163,40 @@ def prune() -> Counts:
             return {"skipped": 1}
         now = utcnow()
         retention = now - timedelta(days=current_settings().retention_days)
-        steps = {
-            "idempotency_keys": sa.delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEY_TTL),
-            "magic_links": sa.delete(MagicLink).where(
-                sa.or_(MagicLink.used_at < now - timedelta(days=1), MagicLink.expires_at < now - timedelta(days=1))
+        day_ago = now - timedelta(days=1)
+        steps = [
+            ("idempotency_keys", IdempotencyKey, IdempotencyKey.created_at < now - KEY_TTL, None),
+            ("magic_links", MagicLink, sa.or_(MagicLink.used_at < day_ago, MagicLink.expires_at < day_ago), None),
+            (
+                "webhook_bodies",
+                WebhookEvent,
+                sa.and_(
+                    WebhookEvent.received_at < retention,
+                    WebhookEvent.body.is_not(None),
+                    WebhookEvent.state.in_((InboxState.PROCESSED, InboxState.IGNORED)),  # failed ones may be replayed
+                ),
+                {"body": None, "headers": None},
             ),
-            "webhook_bodies": sa.update(WebhookEvent)
-            .where(WebhookEvent.received_at < retention, WebhookEvent.body.is_not(None))
-            .where(WebhookEvent.state != InboxState.RECEIVED)
-            .values(body=None, headers=None),
-            "gateway_responses": sa.update(GatewayCall)
-            .where(GatewayCall.created_at < retention, GatewayCall.response.is_not(None))
-            .values(response=None),
-        }
-        for name, statement in steps.items():
-            counts[name] = db.session.execute(statement).rowcount
-            db.session.commit()
+            (
+                "gateway_responses",
+                GatewayCall,
+                sa.and_(GatewayCall.created_at < retention, GatewayCall.response.is_not(None)),
+                {"response": None},
+            ),
+        ]
+        for name, model, condition, values in steps:
+            counts[name] = _in_batches(model, condition, values)
     return counts
+
+
+def _in_batches(model: type, condition: Any, values: dict[str, Any] | None, size: int = 1000) -> int:
+    """Delete (or blank with `values`) the matching rows a batch at a time, each in its own commit."""
+    done = 0
+    while True:
+        ids = sa.select(model.id).where(condition).limit(size).scalar_subquery()
+        statement = sa.delete(model) if values is None else sa.update(model).values(**values)
+        affected = db.session.execute(statement.where(model.id.in_(ids))).rowcount
+        db.session.commit()
+        done += affected
+        if affected < size:
+            return done

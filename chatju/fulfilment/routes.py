@@ -18,7 +18,11 @@ bp = Blueprint("readings", __name__, url_prefix="/readings")
 
 @bp.post("/consume")
 @documented(
-    "Use one premium reading (409 NO_READINGS_LEFT when none)", {200: responses.Readings}, auth=True, tags=("readings",)
+    "Use one premium reading (409 NO_READINGS_LEFT when none)",
+    {200: responses.Readings},
+    auth=True,
+    tags=("readings",),
+    errors=(409,),
 )
 @jwt_required()
 def consume() -> Response:

@@ -16,6 +16,7 @@ from chatju.errors import APIError
 from chatju.extensions import db
 from chatju.fulfilment.models import OutboxItem
 from chatju.gateways.models import GatewayCall
+from chatju.jobs import commit_then_enqueue
 from chatju.payments import refunds
 from chatju.payments.models import Payment, PaymentEvent, Refund, RefundStatus
 from chatju.payments.schemas import payment_json
@@ -114,7 +115,8 @@ def refund(order_id: str, amount: int | None, reason: str) -> None:
         _, created = refunds.request_refund(order_id, amount, reason, actor="operator (cli)")
     except APIError as error:
         raise click.ClickException(f"{error.code}: {error.message}") from None
-    db.session.commit()
+    if not commit_then_enqueue():
+        click.echo("the broker is unreachable: reconciliation will send the refund", err=True)
     click.echo(f"refund {created.refund_id} of {created.amount} {created.currency} requested; waiting for the gateway")
     outcome = _wait_for_refund(created.id)
     click.echo(

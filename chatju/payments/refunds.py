@@ -26,6 +26,7 @@ from chatju.jobs import enqueue_after_commit
 from chatju.payments import ledger
 from chatju.payments.models import Payment, Refund, RefundStatus
 from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider
+from chatju.payments.sync import take_sync_lock
 from chatju.payments.transitions import apply_gateway_payment, lock_payment
 from chatju.settings import current_settings
 
@@ -155,6 +156,7 @@ def _succeeded(refund_pk: int, reference: str, seen: GatewayPayment) -> None:
     refund = db.session.get(Refund, refund_pk)
     if refund is None:
         return
+    take_sync_lock(refund.payment_id)  # lock order: sync lock, then the payment row
     payment = lock_payment(refund.payment_id)
     db.session.refresh(refund, with_for_update=True)
     if refund.status != RefundStatus.PENDING:
@@ -185,9 +187,9 @@ def _refused(refund_pk: int, error: GatewayError) -> None:
     log.warning("refund refused", extra={"order_id": payment.order_id, "code": error.code})
 
 
-def import_stripe_refunds(payment: Payment, charge: dict[str, Any]) -> None:
+def import_stripe_refunds(payment: Payment, items: list[dict[str, Any]]) -> None:
     """Refunds made in Stripe's dashboard, recorded once by their id; ours are matched by metadata."""
-    for item in (charge.get("refunds") or {}).get("data") or []:
+    for item in items:
         gateway_id, ours = item.get("id"), (item.get("metadata") or {}).get("refund_id")
         if not gateway_id or item.get("status") not in ("succeeded", "pending"):
             continue

@@ -183,14 +183,6 @@ def apply_gateway_payment(
         # A paid virtual account dropped back to waiting for its deposit.
         flag_review(payment, source, "gateway reports a paid payment as unpaid again", {"status": seen.gateway_status})
         return
-    if seen.approved and seen.refunded_amount < payment.refunded_amount:
-        flag_review(
-            payment,
-            source,
-            "the gateway reports less refunded than we recorded",
-            {"stored": payment.refunded_amount, "gateway": seen.refunded_amount},
-        )
-        return
     if seen.approved and not is_paid(payment.status) and target != S.PAID:
         move(payment, S.PAID, source, reference=seen.reference)  # the success we missed comes first
     failure = None

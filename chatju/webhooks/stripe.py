@@ -37,8 +37,10 @@ INTENT_EVENTS = frozenset(
     }
 )
 CHARGE_EVENTS = frozenset({"charge.refunded"})
+# Charges no longer carry their refunds (API 2022-11-15 on); refund events carry each one.
+REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "charge.refund.updated"})
 DISPUTE_EVENTS = frozenset({"charge.dispute.created"})
-HANDLED = INTENT_EVENTS | CHARGE_EVENTS | DISPUTE_EVENTS
+HANDLED = INTENT_EVENTS | CHARGE_EVENTS | REFUND_EVENTS | DISPUTE_EVENTS
 
 
 class NotReadyError(Exception):
@@ -111,8 +113,9 @@ def process(event: WebhookEvent) -> tuple[InboxState, str]:
     if event.event_type in DISPUTE_EVENTS:
         _flag_dispute(payment.id, obj)
         return InboxState.PROCESSED, "disputed"
-    if event.event_type in CHARGE_EVENTS:
-        refunds.import_stripe_refunds(lock_payment(payment.id), obj)
+    if event.event_type in CHARGE_EVENTS | REFUND_EVENTS:
+        sync.take_sync_lock(payment.id)  # lock order: sync lock, then the payment row
+        refunds.import_stripe_refunds(lock_payment(payment.id), _refund_objects(event.event_type, obj))
     return InboxState.PROCESSED, sync.sync_payment(payment.id, EventSource.WEBHOOK, newer_than=event.received_at)
 
 
@@ -144,6 +147,13 @@ def _find_payment(event: WebhookEvent, obj: dict[str, Any]) -> Payment | None:
     if not isinstance(intent_id, str):
         return None
     return db.session.execute(query.where(Payment.payment_intent_id == intent_id)).scalar_one_or_none()
+
+
+def _refund_objects(event_type: str, obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The refunds an event shows: the refund itself, or the charge's list where it still has one."""
+    if event_type in REFUND_EVENTS:
+        return [obj]
+    return list((obj.get("refunds") or {}).get("data") or [])
 
 
 def _flag_dispute(payment_id: int, dispute: dict[str, Any]) -> None:

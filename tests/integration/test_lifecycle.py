@@ -295,7 +295,14 @@ def test_confirm_webhook_and_reconcile_at_once_still_buy_one_reading(app, toss, 
         [("grant_entitlement", "done"), ("receipt_mail", "done")],
         [("grant_entitlement", "done"), ("receipt_mail", "pending")],
     )
-    wait_until(lambda: len([m for m in mails_to(mail_dir, BUYER) if order["orderId"] in m["Subject"]]) == 1)
+    with app.app_context():
+        wait_until(
+            lambda: (
+                db.session.execute(sa.select(OutboxItem.state)).scalars().all() == ["done", "done"]
+                or db.session.rollback()
+            )
+        )
+    assert len([m for m in mails_to(mail_dir, BUYER) if order["orderId"] in m["Subject"]]) == 1
     assert moves(app, order["orderId"]).count("PAID") == 1
 
 
@@ -422,11 +429,71 @@ def test_prune_forgets_what_is_old_and_keeps_the_rows(app, toss, sandbox):
         db.session.execute(sa.update(WebhookEvent).values(received_at=long_ago))
         db.session.execute(sa.update(GatewayCall).values(created_at=long_ago))
         db.session.commit()
+    recent = paid_toss_order(toss)  # within retention: untouched
+    toss.client.post("/payment/toss/create", json={"amount": 6000}, headers={**toss.headers, "Idempotency-Key": "new"})
+    with app.app_context():
+        db.session.add(
+            MagicLink(email="b@example.com", token_hash="k" * 64, expires_at=utcnow() + timedelta(minutes=10))
+        )
+        db.session.commit()
     counts = run(app, jobs.prune)
     assert counts["idempotency_keys"] == 1 and counts["magic_links"] == 1
     assert counts["webhook_bodies"] >= 1 and counts["gateway_responses"] >= 1
     with app.app_context():
-        assert db.session.execute(sa.select(sa.func.count()).select_from(IdempotencyKey)).scalar() == 0
-        assert db.session.execute(sa.select(WebhookEvent.body).where(WebhookEvent.body.is_not(None))).first() is None
+        assert db.session.execute(sa.select(IdempotencyKey.key)).scalars().all() == ["new"]
+        assert db.session.execute(sa.select(MagicLink.email)).scalars().all() == ["b@example.com"]
+        recent_bodies = (
+            db.session.execute(sa.select(WebhookEvent.body).where(WebhookEvent.order_id == recent["orderId"]))
+            .scalars()
+            .all()
+        )
+        assert recent_bodies and all(recent_bodies)
+        old_bodies = db.session.execute(sa.select(WebhookEvent.body).where(WebhookEvent.order_id == order["orderId"]))
+        assert set(old_bodies.scalars()) == {None}
         assert db.session.execute(sa.select(sa.func.count()).select_from(GatewayCall)).scalar() > 0  # rows stay
     assert toss.status(order) == "PAID"
+
+
+def test_a_refund_asked_while_the_broker_is_down_is_sent_by_reconciliation(app, toss, admin, test_env):
+    from chatju import create_app
+
+    order = paid_toss_order(toss)
+    down = create_app({**test_env, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    answer = down.test_client().post(
+        f"/payment/{order['orderId']}/refund", json={"amount": 2000, "reason": "broker down"}, headers=admin
+    )
+    assert answer.status_code == 202 and answer.get_json()["refund"]["status"] == "pending"  # not a 503 to retry
+    with app.app_context():
+        db.session.execute(sa.update(Refund).values(updated_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+    assert run(app, jobs.reconcile)["refunds"] == 1
+    toss.wait_for(order, "PARTIALLY_REFUNDED")
+    with app.app_context():
+        assert db.session.execute(sa.select(Refund.status)).scalar_one() == "succeeded"
+
+
+def test_a_pending_effect_is_redriven(app, toss, buyer_id):
+    paid_toss_order(toss)
+    wait_until(lambda: readings(app, buyer_id) == 1)
+    with app.app_context():
+        wait_until(
+            lambda: (
+                db.session.execute(sa.select(OutboxItem.state)).scalars().all() == ["done", "done"]
+                or db.session.rollback()
+            )
+        )
+        db.session.execute(
+            sa.update(OutboxItem)
+            .where(OutboxItem.effect == "receipt_mail")
+            .values(state="pending", created_at=utcnow() - timedelta(hours=1))
+        )
+        db.session.commit()
+    assert run(app, jobs.redrive)["effects"] == 1
+    with app.app_context():
+        wait_until(
+            lambda: (
+                db.session.execute(sa.select(OutboxItem.state)).scalars().all() == ["done", "done"]
+                or db.session.rollback()
+            )
+        )
+    assert readings(app, buyer_id) == 1  # the grant was not repeated

@@ -46,7 +46,7 @@ def fuzz_headers(fuzz_app):
     from chatju.extensions import db
 
     with fuzz_app.app_context():
-        user = service.get_or_create_user("fuzzer@example.com")
+        user = service.get_or_create_user("fuzzer@example.com", make_admin=True)  # reaches the admin routes too
         db.session.commit()
         return {"Authorization": f"Bearer {access_token_for(user)}"}
 
