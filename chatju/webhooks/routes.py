@@ -32,21 +32,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/payment")
 def toss_webhook() -> tuple[Response, int]:
     raw = request.get_data(cache=False)
     delivery = toss.parse(raw, request.headers.get(toss.TRANSMISSION_ID))
-    state = InboxState.RECEIVED if delivery.handled else InboxState.IGNORED
-    event_id, _, stored = service.store(
-        Provider.TOSS,
-        delivery.event_id,
-        delivery.event_type,
-        delivery.order_id,
-        raw.decode("utf-8", errors="replace"),
-        service.kept_headers(request.headers),
-        delivery.created_at,
-        state,
-    )
-    db.session.commit()
-    if service.needs_processing(stored):
-        service.enqueue(event_id)
-    return jsonify(status="ok"), 200
+    return _store_and_ack(Provider.TOSS, delivery, raw.decode("utf-8", errors="replace"))
 
 
 @bp.post("/stripe/webhook")
@@ -62,19 +48,23 @@ def toss_webhook() -> tuple[Response, int]:
 def stripe_webhook() -> tuple[Response, int]:
     raw = request.get_data(cache=False)
     stripe.verify(raw, request.headers.get("Stripe-Signature"), current_settings().stripe_webhook_secret)
-    delivery = stripe.parse(raw)
+    return _store_and_ack(Provider.STRIPE, stripe.parse(raw), stripe.body_to_keep(raw))
+
+
+def _store_and_ack(provider: Provider, delivery: toss.Delivery | stripe.Delivery, body: str) -> tuple[Response, int]:
+    """Store the delivery once, commit, hand it to a worker, answer 200 (SPEC §5)."""
     state = InboxState.RECEIVED if delivery.handled else InboxState.IGNORED
     event_id, _, stored = service.store(
-        Provider.STRIPE,
+        provider,
         delivery.event_id,
         delivery.event_type,
         delivery.order_id,
-        stripe.body_to_keep(raw),
+        body,
         service.kept_headers(request.headers),
         delivery.created_at,
         state,
     )
     db.session.commit()
     if service.needs_processing(stored):
-        service.enqueue(event_id)
+        service.enqueue(event_id)  # if the broker is down, the beat's re-drive sends it
     return jsonify(status="ok"), 200

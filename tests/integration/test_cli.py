@@ -5,22 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import jwt as pyjwt
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.support.cli import ROOT, flask
 
 
 def test_auth_token_prints_only_a_working_token(app, client, test_env):

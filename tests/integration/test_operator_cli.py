@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,21 +10,10 @@ import sqlalchemy as sa
 from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.webhooks.models import WebhookEvent
+from tests.support.cli import flask
 from tests.support.toss import TossShopper, wait_until
 
 pytestmark = pytest.mark.usefixtures("worker", "live_server")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
