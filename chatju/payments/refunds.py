@@ -62,6 +62,14 @@ def request_refund(order_id: str, amount: int | None, reason: str, actor: str) -
         raise APIError(
             409, "INVALID_STATE", f"A {payment.status} payment cannot be refunded.", {"status": str(payment.status)}
         )
+    if payment.provider == Provider.TOSS and payment.method == "virtual_account":
+        # Toss needs the customer's bank account (refundReceiveAccount) for these, which we do not hold.
+        raise APIError(
+            409,
+            "INVALID_STATE",
+            "A virtual-account payment is refunded to a bank account: use Toss's dashboard.",
+            {"status": str(payment.status)},
+        )
     available = refundable(payment)
     amount = available if amount is None else amount
     if amount <= 0 or amount > available:
