@@ -9,6 +9,7 @@ looks for a row that is not there yet; a rollback drops it.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from chatju.config import Settings
 from chatju.extensions import db
+from chatju.settings import current_settings
 
 log = logging.getLogger(__name__)
 PENDING = "chatju.pending_tasks"
@@ -80,6 +82,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         name: {"task": f"maintenance.{name}", "schedule": period, "options": {"expires": period}}
         for name, period in jobs.items()
     }
+
+
+def retry_countdown(retries_done: int, at_least: float = 0) -> float:
+    """Exponential backoff from GATEWAY_RETRY_BACKOFF_SECONDS, doubled each retry, with jitter."""
+    base = max(current_settings().gateway_retry_backoff_seconds, at_least)
+    return base * 2**retries_done + random.uniform(0, base)  # noqa: S311 (jitter, not security)
 
 
 def init_app(app: Flask, settings: Settings) -> None:

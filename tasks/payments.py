@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 from celery import Task
 from sqlalchemy.exc import OperationalError
 
+from chatju.jobs import retry_countdown
 from chatju.payments import cancel, refunds, stripe, sync, toss
 from chatju.payments.states import EventSource
 from chatju.settings import current_settings
@@ -14,11 +13,6 @@ from tasks import app
 
 # A database hiccup is retried too: acknowledged late, a task that just raises would be lost.
 DB_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
-
-
-def backoff(retries_done: int) -> float:
-    base = current_settings().gateway_retry_backoff_seconds
-    return base * 2**retries_done + random.uniform(0, base)  # noqa: S311 (jitter)
 
 
 @app.task(name="payments.confirm_toss", bind=True, max_retries=None, **DB_RETRY)
@@ -47,7 +41,7 @@ def create_stripe_intent(self: Task, payment_id: int) -> None:
 def cancel_stripe_intent(self: Task, payment_id: int) -> None:
     """Cancel a canceled or expired order's PaymentIntent at Stripe (a late success still wins)."""
     if cancel.run_cancel_intent(payment_id) and self.request.retries < current_settings().gateway_max_retries:
-        raise self.retry(countdown=backoff(self.request.retries))
+        raise self.retry(countdown=retry_countdown(self.request.retries))
 
 
 @app.task(name="payments.refund", bind=True, max_retries=None, **DB_RETRY)

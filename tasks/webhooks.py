@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import random
 
 from celery import Task
 
 from chatju.extensions import db
+from chatju.jobs import retry_countdown
 from chatju.settings import current_settings
 from chatju.webhooks import service
 from chatju.webhooks.processing import process_event
@@ -29,6 +29,5 @@ def process(self: Task, event_id: int) -> str | None:
         if final:
             log.error("webhook event failed for good", extra={"inbox_id": event_id})
             return "failed"
-        base = settings.gateway_retry_backoff_seconds
-        raise self.retry(countdown=base * 2**self.request.retries + random.uniform(0, base)) from exc  # noqa: S311
+        raise self.retry(countdown=retry_countdown(self.request.retries)) from exc
     return str(state) if state else None

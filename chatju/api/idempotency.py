@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -11,9 +10,7 @@ from flask import g, request
 
 from chatju.extensions import db
 from chatju.idempotency import service
-from chatju.jobs import EnqueueError
-
-log = logging.getLogger(__name__)
+from chatju.jobs import commit_then_enqueue
 
 ViewResult = tuple[dict[str, Any], int]
 
@@ -67,8 +64,4 @@ def checkpoint(body: dict[str, Any], status: int) -> None:
     if key_id is not None:
         service.remember(key_id, body, status, final=False)
         g.idempotency_checkpointed = True
-    try:
-        db.session.commit()
-    except EnqueueError:
-        db.session.close()
-        log.warning("task not enqueued; reconciliation will send it")
+    commit_then_enqueue()

@@ -45,11 +45,10 @@ def claim(item_id: int) -> OutboxItem | None:
     ).scalar_one_or_none()
 
 
-def record_failure(item_id: int, error: str, final: bool) -> None:
-    """Count the attempt in its own transaction (the task's rolls back)."""
+def record_failure(item_id: int, error: str) -> None:
+    """Count the attempt in its own transaction (the task's rolls back); the item stays pending."""
     table = OutboxItem.__table__
-    values: dict[str, object] = {"attempts": table.c.attempts + 1, "last_error": error[:2000]}
-    if final:
-        values["state"] = OutboxState.FAILED
     with db.engine.begin() as conn:
-        conn.execute(sa.update(table).where(table.c.id == item_id).values(**values))
+        conn.execute(
+            sa.update(table).where(table.c.id == item_id).values(attempts=table.c.attempts + 1, last_error=error[:2000])
+        )

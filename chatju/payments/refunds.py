@@ -10,7 +10,6 @@ for the same refund then finds nothing left to change.
 from __future__ import annotations
 
 import logging
-import random
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ from chatju.extensions import db
 from chatju.gateways.base import GatewayError, GatewayPayment
 from chatju.gateways.clients import stripe_gateway, toss_client
 from chatju.gateways.toss import TossClient
-from chatju.jobs import enqueue_after_commit
+from chatju.jobs import enqueue_after_commit, retry_countdown
 from chatju.payments import ledger
 from chatju.payments.models import Payment, Refund, RefundStatus
 from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider
@@ -123,8 +122,7 @@ def run_refund(refund_pk: int, retries_done: int) -> float | None:
         reference, seen = call()
     except GatewayError as error:
         if error.retryable and retries_done < current_settings().gateway_max_retries:
-            base = current_settings().gateway_retry_backoff_seconds
-            return base * 2**retries_done + random.uniform(0, base)  # noqa: S311 (jitter)
+            return retry_countdown(retries_done)
         if error.retryable:
             return None  # still unknown: reconciliation sends it again under the same key
         _refused(refund_pk, error)

@@ -7,7 +7,6 @@ creates the intent with the idempotency key `create-{orderId}`.
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from chatju.extensions import db
 from chatju.gateways.base import GatewayError, GatewayRefusal
 from chatju.gateways.clients import stripe_gateway
 from chatju.gateways.stripe import MAXIMUM, MINIMUMS
-from chatju.jobs import enqueue_after_commit
+from chatju.jobs import enqueue_after_commit, retry_countdown
 from chatju.payments import cancel, ledger, sync
 from chatju.payments.models import Payment
 from chatju.payments.service import create_order, price
@@ -86,10 +85,8 @@ def _create_failed(payment_id: int, error: GatewayError, retries_done: int) -> f
     if isinstance(error, GatewayRefusal) or not error.retryable:
         _fail(payment_id, error)  # Stripe's definite answer (first time or replayed): the order cannot be paid
         return None
-    settings = current_settings()
-    if not error.replayed and retries_done < settings.gateway_max_retries:
-        base = settings.gateway_retry_backoff_seconds
-        return base * 2**retries_done + random.uniform(0, base)  # noqa: S311 (jitter)
+    if not error.replayed and retries_done < current_settings().gateway_max_retries:
+        return retry_countdown(retries_done)
     # Out of retries, or Stripe replayed a saved 500: the intent may exist all the same. Search
     # (which lags writes by up to a minute) decides; until SEARCH_GRACE has passed, reconciliation
     # sends the create again under the same key, and only then is the order given up as FAILED.

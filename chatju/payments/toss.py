@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from chatju.extensions import db
 from chatju.gateways.base import GatewayError, GatewayPayment, GatewayRefusal, GatewayRequestError
 from chatju.gateways.clients import toss_client
 from chatju.gateways.toss import ALREADY_PROCESSED, CONNECT_TIMEOUT_SECONDS, SESSION_GONE_CODES
-from chatju.jobs import enqueue_after_commit
+from chatju.jobs import enqueue_after_commit, retry_countdown
 from chatju.payments import ledger, sync
 from chatju.payments.models import Payment, PaymentEvent
 from chatju.payments.service import TOSS_MINIMUM_KRW, create_order, owned_payment, price
@@ -173,7 +172,7 @@ def _confirm_failed(payment_id: int, payment_key: str, error: GatewayError, retr
         _settled_by_fetch(payment_id, payment_key, by_key=True)
         return None
     if error.retryable and not error.replayed and retries_done < current_settings().gateway_max_retries:
-        return Retry(_backoff(retries_done))
+        return Retry(retry_countdown(retries_done))
     # From here on, an earlier try may have gone through: Toss's view decides first.
     if retries_done and _settled_by_fetch(payment_id, payment_key):
         return None
@@ -190,11 +189,6 @@ def _confirm_failed(payment_id: int, payment_key: str, error: GatewayError, retr
         _settled_by_fetch(payment_id, payment_key)
     # What is still unknown stays PROCESSING, for reconciliation (SPEC §1), rather than guessed.
     return None
-
-
-def _backoff(retries_done: int) -> float:
-    base = current_settings().gateway_retry_backoff_seconds
-    return base * 2**retries_done + random.uniform(0, base)  # noqa: S311 (jitter, not security)
 
 
 def _settle(payment_id: int, payment_key: str, seen: GatewayPayment) -> None:

@@ -18,8 +18,9 @@ from chatju.payments.models import Payment, PaymentEvent, Refund
 from chatju.payments.states import LedgerKind
 from chatju.webhooks.models import WebhookEvent
 from tests.support.mail import mails_to
+from tests.support.shopper import wait_until
 from tests.support.stripe import StripeShopper, sandbox_intent
-from tests.support.toss import TossShopper, wait_until
+from tests.support.toss import TossShopper
 
 pytestmark = pytest.mark.usefixtures("worker", "live_server")
 BUYER = "buyer@example.com"

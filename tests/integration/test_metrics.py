@@ -17,7 +17,8 @@ from chatju.payments import service as payments
 from chatju.payments import transitions
 from chatju.payments.states import EventSource, Provider
 from chatju.webhooks import service as inbox
-from tests.support.toss import TossShopper, wait_until
+from tests.support.shopper import wait_until
+from tests.support.toss import TossShopper
 
 pytestmark = pytest.mark.usefixtures("worker", "live_server")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

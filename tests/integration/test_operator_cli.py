@@ -11,7 +11,8 @@ from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.webhooks.models import WebhookEvent
 from tests.support.cli import flask
-from tests.support.toss import TossShopper, wait_until
+from tests.support.shopper import wait_until
+from tests.support.toss import TossShopper
 
 pytestmark = pytest.mark.usefixtures("worker", "live_server")
 

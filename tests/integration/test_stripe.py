@@ -21,8 +21,8 @@ from chatju.gateways.stripe import StripeGateway, intent_params
 from chatju.payments.models import Payment, PaymentEvent
 from chatju.payments.states import LedgerKind
 from tests.support.live import free_port
+from tests.support.shopper import wait_until
 from tests.support.stripe import StripeShopper, intent_event, sandbox_intent, sandbox_intents, signed
-from tests.support.toss import wait_until
 
 pytestmark = pytest.mark.usefixtures("worker", "live_server")
 

@@ -15,7 +15,8 @@ from chatju.gateways.models import GatewayCall
 from chatju.payments.models import Payment, PaymentEvent
 from chatju.payments.states import LedgerKind
 from chatju.webhooks.models import WebhookEvent
-from tests.support.toss import TossShopper, wait_until
+from tests.support.shopper import wait_until
+from tests.support.toss import TossShopper
 
 pytestmark = pytest.mark.usefixtures("worker", "live_server")
 

@@ -9,7 +9,7 @@ import pytest
 from chatju import create_app
 from tests.conftest import migrate
 from tests.support.mail import sign_in_token, wait_for_mail
-from tests.support.toss import wait_until
+from tests.support.shopper import wait_until
 from tests.support.worker import WorkerProcess
 
 

@@ -8,14 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 import stripe
-from flask import Flask
-from flask.testing import FlaskClient
 
 from chatju.config import SANDBOX_STRIPE_WEBHOOK_SECRET
 from chatju.extensions import db
-from chatju.payments.models import Payment
 from chatju.webhooks.models import WebhookEvent
-from tests.support.toss import wait_until
+from tests.support.shopper import Shopper
 
 
 def signed(
@@ -40,13 +37,7 @@ def intent_event(intent: dict[str, Any], kind: str, event_id: str | None = None)
     }
 
 
-class StripeShopper:
-    def __init__(self, app: Flask, client: FlaskClient, sandbox: Any, headers: dict[str, str]) -> None:
-        self.app = app
-        self.client = client
-        self.sandbox = sandbox
-        self.headers = headers
-
+class StripeShopper(Shopper):
     def create(self, expect: int = 201, **body: Any) -> dict[str, Any]:
         response = self.client.post("/payment/stripe/create", json=body, headers=self.headers)
         assert response.status_code == expect, response.get_json()
@@ -60,18 +51,6 @@ class StripeShopper:
         return self.client.post(
             "/payment/stripe/webhook", data=body, content_type="application/json", headers={"Stripe-Signature": header}
         )
-
-    def payment(self, order: dict[str, Any]) -> Payment:
-        with self.app.app_context():
-            payment = db.session.execute(sa.select(Payment).where(Payment.order_id == order["orderId"])).scalar_one()
-            db.session.expunge(payment)
-            return payment
-
-    def status(self, order: dict[str, Any]) -> str:
-        return str(self.payment(order).status)
-
-    def wait_for(self, order: dict[str, Any], status: str, timeout: float = 30.0) -> None:
-        wait_until(lambda: self.status(order) == status, timeout)
 
     def read(self, order: dict[str, Any]) -> dict[str, Any]:
         response = self.client.get(f"/payment/{order['orderId']}", headers=self.headers)

@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
 import sqlalchemy as sa
-from flask import Flask
-from flask.testing import FlaskClient
 
 from chatju.config import SANDBOX_TOSS_SECRET_KEY
 from chatju.extensions import db
-from chatju.payments.models import Payment
 from chatju.webhooks.models import WebhookEvent
+from tests.support.shopper import Shopper
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-class TossShopper:
-    def __init__(self, app: Flask, client: FlaskClient, sandbox: Any, headers: dict[str, str]) -> None:
-        self.app = app
-        self.client = client
-        self.sandbox = sandbox
-        self.headers = headers
-
+class TossShopper(Shopper):
     def create(self, **body: Any) -> dict[str, Any]:
         response = self.client.post("/payment/toss/create", json=body, headers=self.headers)
         assert response.status_code == 201, response.get_json()
@@ -54,18 +34,6 @@ class TossShopper:
     def confirm(self, order: dict[str, Any], payment_key: str, amount: int | None = None) -> Any:
         body = {"paymentKey": payment_key, "orderId": order["orderId"], "amount": amount or order["amount"]}
         return self.client.post("/payment/toss/confirm", json=body, headers=self.headers)
-
-    def payment(self, order: dict[str, Any]) -> Payment:
-        with self.app.app_context():
-            payment = db.session.execute(sa.select(Payment).where(Payment.order_id == order["orderId"])).scalar_one()
-            db.session.expunge(payment)
-            return payment
-
-    def status(self, order: dict[str, Any]) -> str:
-        return str(self.payment(order).status)
-
-    def wait_for(self, order: dict[str, Any], status: str, timeout: float = 30.0) -> None:
-        wait_until(lambda: self.status(order) == status, timeout)
 
     def inbox(self, order: dict[str, Any]) -> list[WebhookEvent]:
         with self.app.app_context():
