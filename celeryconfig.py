@@ -1,6 +1,35 @@
-"""Celery settings, derived from the same environment as the web app (chatju.config)."""
+"""Celery's settings for `celery -A tasks worker` and `celery -A tasks beat`.
 
-from chatju.config import settings_or_exit
-from chatju.jobs import celery_config
+Derived from the same environment as the web app (chatju.config): the broker and
+serialisation are the producer's (chatju.jobs), the rest is the worker's and beat's.
+"""
 
-globals().update(celery_config(settings_or_exit()))
+from typing import Any
+
+from chatju.config import Settings, settings_or_exit
+from chatju.jobs import TaskNames, producer_config
+
+
+def celery_settings(settings: Settings) -> dict[str, Any]:
+    every = settings.reconcile_interval_seconds
+    periods = {TaskNames.RECONCILE: every, TaskNames.EXPIRE: every, TaskNames.REDRIVE: every, TaskNames.PRUNE: 3600}
+    return {
+        **producer_config(settings),
+        # At-least-once: a task is acknowledged only when it has finished, and
+        # redelivered if its worker dies; tasks are written to be idempotent.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "result_expires": 3600,
+        "worker_hijack_root_logger": False,
+        "beat_schedule_filename": str(settings.instance_dir / "celerybeat-schedule"),
+        # SPEC §6: reconcile, expire and re-drive every RECONCILE_INTERVAL_SECONDS; prune hourly. A run
+        # still queued when the next comes is dropped, not stacked.
+        "beat_schedule": {
+            name.split(".", 1)[1]: {"task": name, "schedule": period, "options": {"expires": period}}
+            for name, period in periods.items()
+        },
+    }
+
+
+globals().update(celery_settings(settings_or_exit()))

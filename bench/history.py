@@ -30,13 +30,13 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from chatju import create_app
+from chatju.api.tokens import access_token_for
 from chatju.auth.models import User
-from chatju.auth.tokens import access_token_for
 from chatju.extensions import db
 from chatju.payments.history import encode_cursor, history_query, position_after, position_query
 from chatju.payments.models import Payment
 from chatju.payments.schemas import payment_json
-from chatju.payments.states import PaymentStatus
+from chatju.states import PaymentStatus
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 HEAVY_USER = 1  # every 20th payment is theirs: 5% of the table, the worst history there is

@@ -21,6 +21,8 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
 
     from chatju import errors, http, jobs, logs
     from chatju.extensions import cors, db, jwt, limiter, migrate
+    from chatju.gateways import audit, registry
+    from chatju.observability import metrics
 
     logs.configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=str(settings.instance_dir))
@@ -41,6 +43,9 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     limiter.init_app(app)
     cors.init_app(app, resources={r"/*": {"origins": [settings_origin(settings)]}})
     jobs.init_app(app, settings)
+    registry.init_app(app, settings, audit.record_call)
+    gateways = registry.gateways(app)
+    metrics.configure({adapter.name: adapter.handled_events for adapter in gateways.all()})
     errors.register_error_handlers(app)
     http.init_app(app)
     _register_blueprints(app)
@@ -80,21 +85,21 @@ def settings_origin(settings: Settings) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from chatju.api.auth import bp as auth_bp
     from chatju.api.docs import bp as docs_bp
+    from chatju.api.health import bp as health_bp
     from chatju.api.history import bp as history_bp
+    from chatju.api.metrics import bp as metrics_bp
     from chatju.api.payments import bp as payments_bp
+    from chatju.api.products import bp as products_bp
+    from chatju.api.readings import bp as readings_bp
     from chatju.api.stripe import bp as stripe_bp
     from chatju.api.toss import bp as toss_bp
-    from chatju.auth.cli import cli as auth_cli
-    from chatju.auth.routes import bp as auth_bp
+    from chatju.api.webhooks import bp as webhooks_bp
+    from chatju.cli.auth import cli as auth_cli
+    from chatju.cli.payments import cli as payments_cli
+    from chatju.cli.webhooks import cli as webhooks_cli
     from chatju.demo.routes import bp as demo_bp
-    from chatju.fulfilment.routes import bp as readings_bp
-    from chatju.health import bp as health_bp
-    from chatju.observability.routes import bp as metrics_bp
-    from chatju.payments.cli import cli as payments_cli
-    from chatju.products import bp as products_bp
-    from chatju.webhooks.cli import cli as webhooks_cli
-    from chatju.webhooks.routes import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)

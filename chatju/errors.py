@@ -12,7 +12,17 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from chatju.exceptions import (
+    ConflictError,
+    DomainError,
+    GatewayRefusedError,
+    InvalidRequestError,
+    NotAllowedError,
+    NotAuthenticatedError,
+    NotFoundError,
+)
 from chatju.extensions import limiter
+from chatju.gateways.registry import UnknownProviderError
 from chatju.jobs import EnqueueError
 
 log = logging.getLogger(__name__)
@@ -41,8 +51,19 @@ HTTP_MESSAGES = {
 }
 
 
+# The one place a domain refusal gets its HTTP status.
+DOMAIN_STATUSES: dict[type[DomainError], int] = {
+    InvalidRequestError: 400,
+    NotAuthenticatedError: 401,
+    NotAllowedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    GatewayRefusedError: 502,
+}
+
+
 class APIError(Exception):
-    """An error the client is meant to see, with its status and stable code."""
+    """An error of the HTTP edge itself (a body that is not JSON, say), with its status and stable code."""
 
     def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -72,6 +93,15 @@ def validation_details(exc: ValidationError) -> dict[str, Any]:
 
 def _api_error(exc: APIError) -> Response:
     return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def _domain_error(exc: DomainError) -> Response:
+    status = next((code for kind, code in DOMAIN_STATUSES.items() if isinstance(exc, kind)), 400)
+    return error_response(status, exc.code, exc.message, exc.details)
+
+
+def _gateway_not_enabled(exc: UnknownProviderError) -> Response:
+    return error_response(404, "NOT_FOUND", "These payments are not enabled here.")
 
 
 def _validation_error(exc: ValidationError) -> Response:
@@ -116,6 +146,8 @@ def _unhandled(exc: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, _api_error)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(UnknownProviderError, _gateway_not_enabled)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(RateLimitExceeded, _rate_limited)

@@ -30,8 +30,28 @@ class EnqueueError(Exception):
     """The transaction committed but a task could not be handed to the broker."""
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
-    """Celery settings shared by the app's producer and the worker (`celeryconfig.py`)."""
+class TaskNames:
+    """Every task's name, in one place. Names are stable: messages in flight carry them."""
+
+    SEND_MAGIC_LINK = "auth.send_magic_link"
+    START = "payments.start"
+    CONFIRM = "payments.confirm"
+    CANCEL_AT_GATEWAY = "payments.cancel_at_gateway"
+    REFUND = "payments.refund"
+    SYNC = "payments.sync"
+    PROCESS_WEBHOOK = "webhooks.process"
+    DELIVER_EFFECT = "outbox.deliver"
+    RECONCILE = "maintenance.reconcile"
+    EXPIRE = "maintenance.expire"
+    REDRIVE = "maintenance.redrive"
+    PRUNE = "maintenance.prune"
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """What sending a task needs: the broker, serialisation, and not hanging on a dead broker.
+
+    The web app's producer uses these; `celeryconfig.py` adds the worker's and beat's own.
+    """
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "result_backend": settings.result_backend,
@@ -39,21 +59,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
-        # At-least-once: a task is acknowledged only when it has finished, and
-        # redelivered if its worker dies; tasks are written to be idempotent.
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
-        "result_expires": 3600,
         "timezone": "UTC",
         "enable_utc": True,
-        "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 3,
         # A web request must not hang on a dead broker.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
-        "beat_schedule_filename": str(settings.instance_dir / "celerybeat-schedule"),
-        "beat_schedule": beat_schedule(settings),
     }
     if settings.redis_url:
         # Minutes, not the default hour, before an unacknowledged task is redelivered.
@@ -73,17 +84,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """SPEC §6: reconcile, expire and re-drive every RECONCILE_INTERVAL_SECONDS; prune hourly."""
-    every = settings.reconcile_interval_seconds
-    jobs = {"reconcile": every, "expire": every, "redrive": every, "prune": 3600}
-    # A run that is still queued when the next comes is dropped, not stacked.
-    return {
-        name: {"task": f"maintenance.{name}", "schedule": period, "options": {"expires": period}}
-        for name, period in jobs.items()
-    }
-
-
 def retry_countdown(retries_done: int, at_least: float = 0) -> float:
     """Exponential backoff from GATEWAY_RETRY_BACKOFF_SECONDS, doubled each retry, with jitter."""
     base = max(current_settings().gateway_retry_backoff_seconds, at_least)
@@ -92,12 +92,13 @@ def retry_countdown(retries_done: int, at_least: float = 0) -> float:
 
 def init_app(app: Flask, settings: Settings) -> None:
     producer = Celery("chatju", set_as_current=False)
-    producer.conf.update(celery_config(settings))
+    producer.conf.update(producer_config(settings))
     app.extensions["chatju.celery"] = producer
 
 
 def producer() -> Celery:
-    return current_app.extensions["chatju.celery"]
+    celery: Celery = current_app.extensions["chatju.celery"]
+    return celery
 
 
 def send(name: str, args: Sequence[Any] = (), **options: Any) -> None:

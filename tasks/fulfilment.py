@@ -8,7 +8,7 @@ from celery import Task
 
 from chatju.extensions import db
 from chatju.fulfilment import effects, outbox
-from chatju.jobs import retry_countdown
+from chatju.jobs import TaskNames, retry_countdown
 from chatju.settings import current_settings
 from chatju.webhooks.service import describe
 from tasks import app
@@ -16,7 +16,7 @@ from tasks import app
 log = logging.getLogger(__name__)
 
 
-@app.task(name="outbox.deliver", bind=True, max_retries=None)
+@app.task(name=TaskNames.DELIVER_EFFECT, bind=True, max_retries=None)
 def deliver(self: Task, item_id: int) -> bool:
     """Deliver one side effect; retried with backoff, and never given up: it stays pending for the re-drive."""
     try:

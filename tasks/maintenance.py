@@ -1,26 +1,27 @@
-"""Periodic jobs, scheduled by beat (see chatju.jobs.celery_config)."""
+"""Periodic jobs, scheduled by beat (see celeryconfig.py)."""
 
 from __future__ import annotations
 
-from chatju.background import jobs
+from chatju import maintenance
+from chatju.jobs import TaskNames
 from tasks import app
 
 
-@app.task(name="maintenance.reconcile")
+@app.task(name=TaskNames.RECONCILE)
 def reconcile() -> dict[str, int]:
-    return jobs.reconcile()
+    return maintenance.reconcile()
 
 
-@app.task(name="maintenance.expire")
+@app.task(name=TaskNames.EXPIRE)
 def expire() -> dict[str, int]:
-    return jobs.expire()
+    return maintenance.expire()
 
 
-@app.task(name="maintenance.redrive")
+@app.task(name=TaskNames.REDRIVE)
 def redrive() -> dict[str, int]:
-    return jobs.redrive()
+    return maintenance.redrive()
 
 
-@app.task(name="maintenance.prune")
+@app.task(name=TaskNames.PRUNE)
 def prune() -> dict[str, int]:
-    return jobs.prune()
+    return maintenance.prune()

@@ -7,7 +7,7 @@ import logging
 from celery import Task
 
 from chatju.extensions import db
-from chatju.jobs import retry_countdown
+from chatju.jobs import TaskNames, retry_countdown
 from chatju.settings import current_settings
 from chatju.webhooks import service
 from chatju.webhooks.processing import process_event
@@ -16,7 +16,7 @@ from tasks import app
 log = logging.getLogger(__name__)
 
 
-@app.task(name="webhooks.process", bind=True, max_retries=None)
+@app.task(name=TaskNames.PROCESS_WEBHOOK, bind=True, max_retries=None)
 def process(self: Task, event_id: int) -> str | None:
     """Process one stored event; on failure retry with backoff, then keep it as failed."""
     try:

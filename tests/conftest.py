@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from chatju import create_app
+from chatju.api.tokens import access_token_for
 from chatju.auth import service as auth_service
-from chatju.auth.tokens import access_token_for
 from chatju.extensions import db
 from tests.support import services
 from tests.support.live import LiveServer, free_port

@@ -11,10 +11,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from chatju.api import responses
 from chatju.api.docs import documented
-from chatju.auth.tokens import signed_in_user
+from chatju.api.tokens import signed_in_user
+from chatju.gateways.registry import registered
 from chatju.payments.history import decode_cursor, encode_cursor, payment_history
 from chatju.payments.schemas import payment_json
-from chatju.payments.states import PaymentStatus, Provider
+from chatju.states import PaymentStatus
 
 bp = Blueprint("history", __name__, url_prefix="/payment/history")
 
@@ -36,7 +37,14 @@ class HistoryQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100, strict=True), BeforeValidator(_plain_integer)] = 20
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
     status: PaymentStatus | None = None
-    provider: Provider | None = None
+    provider: Annotated[str, StringConstraints(max_length=20)] | None = None
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_known(cls, value: str | None) -> str | None:
+        if value is not None and value not in registered():
+            raise ValueError(f"provider must be one of {', '.join(registered())}")
+        return value
 
     @field_validator("cursor")
     @classmethod

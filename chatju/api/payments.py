@@ -9,12 +9,12 @@ from flask_jwt_extended import jwt_required
 
 from chatju.api import responses
 from chatju.api.docs import documented
-from chatju.auth.tokens import admin_required, signed_in_user
+from chatju.api.tokens import admin_required, signed_in_user
+from chatju.api.validation import json_body
 from chatju.jobs import commit_then_enqueue
 from chatju.payments import cancel, refunds
 from chatju.payments.schemas import RefundRequest, payment_json
 from chatju.payments.service import owned_payment
-from chatju.validation import json_body
 
 bp = Blueprint("payments", __name__, url_prefix="/payment")
 

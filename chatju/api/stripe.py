@@ -10,14 +10,14 @@ from flask_jwt_extended import jwt_required
 from chatju.api import responses
 from chatju.api.docs import documented
 from chatju.api.idempotency import checkpoint, idempotent
-from chatju.auth.tokens import signed_in_user
-from chatju.errors import APIError
+from chatju.api.tokens import signed_in_user
+from chatju.api.validation import json_body
 from chatju.extensions import limiter
-from chatju.payments import stripe
+from chatju.gateways import stripe
+from chatju.gateways.registry import gateway
 from chatju.payments.schemas import StripeCreate, payment_json
-from chatju.payments.service import wait_for
+from chatju.payments.service import open_order, started, wait_for, with_client_secret
 from chatju.settings import current_settings
-from chatju.validation import json_body
 
 bp = Blueprint("stripe", __name__, url_prefix="/payment/stripe")
 
@@ -38,19 +38,14 @@ def _user_id() -> int:
 )
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
-@idempotent("stripe.create", _user_id, on_replay=lambda answer: stripe.with_client_secret(*answer))
+@idempotent("stripe.create", _user_id, on_replay=lambda answer: with_client_secret(*answer))
 def create() -> tuple[dict[str, Any], int]:
     body = json_body(StripeCreate)
-    currency = body.currency.upper()
-    if not current_settings().stripe_enabled:
-        raise APIError(404, "NOT_FOUND", "Stripe payments are not enabled here.")
-    if currency not in stripe.supported_currencies():
-        supported = ", ".join(sorted(stripe.supported_currencies()))
-        raise APIError(400, "VALIDATION_ERROR", f"currency must be one of {supported}.")
-    payment = stripe.create_stripe_order(_user_id(), body.amount, currency, body.description, body.productId)
+    adapter = gateway(stripe.NAME)  # 404 where Stripe is not enabled (chatju.errors)
+    payment = open_order(_user_id(), adapter, body.currency.upper(), body.amount, body.description, body.productId)
     payment_id = payment.id
     checkpoint(payment_json(payment), 202)  # commits: the intent is created by a task from here
-    payment = wait_for(payment_id, stripe.intent_ready, current_settings().payment_sync_wait_seconds)
-    if not stripe.intent_ready(payment):
+    payment = wait_for(payment_id, started, current_settings().payment_sync_wait_seconds)
+    if not started(payment):
         return payment_json(payment), 202
     return {**payment_json(payment), "publishableKey": current_settings().stripe_publishable_key}, 201

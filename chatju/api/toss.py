@@ -10,22 +10,30 @@ from flask_jwt_extended import jwt_required
 from chatju.api import responses
 from chatju.api.docs import documented
 from chatju.api.idempotency import idempotent
-from chatju.auth.tokens import signed_in_user
+from chatju.api.tokens import signed_in_user
+from chatju.api.validation import json_body
 from chatju.errors import APIError
 from chatju.extensions import db, limiter
+from chatju.gateways import toss
+from chatju.gateways.port import Gateway
+from chatju.gateways.registry import gateway
 from chatju.jobs import EnqueueError
-from chatju.payments import toss
+from chatju.payments import confirm
 from chatju.payments.schemas import TossConfirm, TossCreate, payment_json
-from chatju.payments.service import wait_for
-from chatju.payments.states import PaymentStatus
+from chatju.payments.service import open_order, wait_for
 from chatju.settings import current_settings
-from chatju.validation import json_body
+from chatju.states import PaymentStatus
 
 bp = Blueprint("toss", __name__, url_prefix="/payment/toss")
 
 
 def _user_id() -> int:
     return signed_in_user().id
+
+
+def _toss() -> Gateway:
+    """Toss's adapter; 404 where Toss is not enabled (chatju.errors)."""
+    return gateway(toss.NAME)
 
 
 @bp.post("/create")
@@ -42,12 +50,22 @@ def _user_id() -> int:
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
 @idempotent("toss.create", _user_id)
 def create() -> tuple[dict[str, Any], int]:
-    if not current_settings().toss_enabled:
-        raise APIError(404, "NOT_FOUND", "Toss payments are not enabled here.")
+    gateway = _toss()
     body = json_body(TossCreate)
     user = signed_in_user()
-    payment = toss.create_toss_order(user.id, body.amount, body.orderName, body.productId)
-    return {**payment_json(payment), **toss.checkout_fields(payment, user.customer_key)}, 201
+    payment = open_order(user.id, gateway, toss.CURRENCY, body.amount, body.orderName, body.productId)
+    return {**payment_json(payment), **checkout_fields(user.customer_key)}, 201
+
+
+def checkout_fields(customer_key: str) -> dict[str, str]:
+    """What the browser's Toss widget needs besides the order itself."""
+    settings = current_settings()
+    return {
+        "clientKey": settings.toss_client_key,
+        "customerKey": customer_key,
+        "successUrl": f"{settings.frontend_url}/toss/success",
+        "failUrl": f"{settings.frontend_url}/toss/fail",
+    }
 
 
 @bp.post("/confirm")
@@ -61,14 +79,14 @@ def create() -> tuple[dict[str, Any], int]:
 )
 @jwt_required()
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
-def confirm() -> tuple[dict[str, Any], int]:
+def confirm_order() -> tuple[dict[str, Any], int]:
     body = json_body(TossConfirm)
-    start = toss.begin_confirm(_user_id(), body.orderId, body.paymentKey, body.amount)
+    start = confirm.begin_confirm(_toss(), _user_id(), body.orderId, body.paymentKey, body.amount)
     payment_id = start.payment.id
     try:
         db.session.commit()  # the task is sent now, after the attempt is on record
     except EnqueueError:
-        toss.confirm_not_sent(payment_id)
+        confirm.confirm_not_sent(payment_id)
         raise
     if start.attempt_key is None:
         return payment_json(start.payment), 202 if start.payment.status == PaymentStatus.PROCESSING else 200
@@ -76,7 +94,7 @@ def confirm() -> tuple[dict[str, Any], int]:
     payment = wait_for(payment_id, lambda p: p.attempt_key != key, current_settings().payment_sync_wait_seconds)
     if payment.attempt_key == key or payment.status == PaymentStatus.PROCESSING:
         return payment_json(payment), 202  # still running, or a virtual account awaiting its deposit
-    withdrawn = toss.withdrawal(payment, key) if payment.payment_key != key else None
+    withdrawn = confirm.withdrawal(payment, key) if payment.payment_key != key else None
     if withdrawn is not None:
         raise APIError(withdrawn.status, withdrawn.code, withdrawn.message)
     return payment_json(payment), 200

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from chatju.auth.models import MagicLink, User
 from chatju.db import insert_for, utcnow
-from chatju.errors import APIError
+from chatju.exceptions import NotAuthenticatedError
 from chatju.extensions import db
-from chatju.jobs import enqueue_after_commit
+from chatju.jobs import TaskNames, enqueue_after_commit
+from chatju.periodic import in_batches
 from chatju.settings import current_settings
-
-MAGIC_LINK_TASK = "auth.send_magic_link"
 
 
 def normalize_email(email: str) -> str:
@@ -33,7 +32,7 @@ def request_magic_link(email: str) -> None:
     lifetime = timedelta(seconds=current_settings().magic_link_seconds)
     db.session.add(MagicLink(email=email, token_hash=hash_token(token), expires_at=utcnow() + lifetime))
     # The token travels to the worker once; argsrepr keeps it out of Celery's logs.
-    enqueue_after_commit(MAGIC_LINK_TASK, (email, token), argsrepr="(<email>, <token>)")
+    enqueue_after_commit(TaskNames.SEND_MAGIC_LINK, (email, token), argsrepr="(<email>, <token>)")
 
 
 def redeem_magic_link(token: str) -> User:
@@ -50,7 +49,7 @@ def redeem_magic_link(token: str) -> User:
         .returning(MagicLink.email)
     ).scalar_one_or_none()
     if claimed is None:
-        raise APIError(401, "UNAUTHORIZED", "This sign-in link is invalid, expired or already used.")
+        raise NotAuthenticatedError("This sign-in link is invalid, expired or already used.")
     return get_or_create_user(claimed)
 
 
@@ -76,3 +75,8 @@ def new_customer_key() -> str:
 def update_profile(user: User, display_name: str | None) -> User:
     user.display_name = display_name
     return user
+
+
+def prune_links(before: datetime) -> int:
+    """Forget links used or expired before `before`."""
+    return in_batches(MagicLink, sa.or_(MagicLink.used_at < before, MagicLink.expires_at < before), None)

@@ -12,11 +12,11 @@ from chatju.extensions import db
 from chatju.fulfilment import outbox
 from chatju.fulfilment.models import Effect, Entitlement, EntitlementStatus, OutboxState
 from chatju.mail import Mail, send_mail
+from chatju.payments.catalogue import PREMIUM_READING
 from chatju.payments.models import Payment
 from chatju.payments.money import format_amount
-from chatju.payments.states import PaymentStatus
-from chatju.products import PREMIUM_READING
 from chatju.settings import current_settings
+from chatju.states import PaymentStatus
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,9 @@ import sqlalchemy as sa
 from chatju.db import insert_for
 from chatju.extensions import db
 from chatju.fulfilment.models import Effect, OutboxItem, OutboxState
-from chatju.jobs import enqueue_after_commit
+from chatju.jobs import TaskNames, enqueue_after_commit
 
 log = logging.getLogger(__name__)
-DELIVER_TASK = "outbox.deliver"
 
 
 def schedule(payment_id: int, *effects: Effect) -> None:
@@ -33,7 +32,7 @@ def schedule(payment_id: int, *effects: Effect) -> None:
             .returning(table.c.id)
         ).scalar_one_or_none()
         if inserted is not None:
-            enqueue_after_commit(DELIVER_TASK, (inserted,))
+            enqueue_after_commit(TaskNames.DELIVER_EFFECT, (inserted,))
 
 
 def claim(item_id: int) -> OutboxItem | None:

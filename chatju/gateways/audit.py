@@ -7,23 +7,26 @@ trail is of what was sent, not of what we kept.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from chatju.extensions import db
-from chatju.gateways.base import CallRecord
 from chatju.gateways.models import GatewayCall
+from chatju.gateways.port import CallRecord
 from chatju.observability import metrics
+from chatju.periodic import in_batches
 
 log = logging.getLogger(__name__)
 
 
 def record_call(call: CallRecord) -> None:
-    metrics.observe_gateway_call(call)
+    metrics.observe_gateway_call(call.provider, call.operation, call.outcome, call.http_status, call.duration_ms / 1000)
     log.info(
         "gateway call",
         extra={
-            "gateway": str(call.provider),
+            "gateway": call.provider,
             "operation": call.operation,
             "order_id": call.order_id,
             "http_status": call.http_status,
@@ -49,3 +52,9 @@ def record_call(call: CallRecord) -> None:
             )
     except Exception:  # the audit row must never turn a gateway answer into a failure
         log.exception("could not record gateway call", extra={"order_id": call.order_id})
+
+
+def prune_responses(created_before: datetime) -> int:
+    """Forget the gateways' answers after the retention; the rows (the trail itself) stay."""
+    old = sa.and_(GatewayCall.created_at < created_before, GatewayCall.response.is_not(None))
+    return in_batches(GatewayCall, old, {"response": None})

@@ -8,9 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from chatju.db import BigIntPK, enum_column, utcnow
+from chatju.db import BigIntPK, utcnow
 from chatju.extensions import db
-from chatju.payments.states import Provider
 
 
 class GatewayCall(db.Model):
@@ -18,7 +17,7 @@ class GatewayCall(db.Model):
     __table_args__ = (sa.Index("ix_gateway_calls_order_created", "order_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    provider: Mapped[Provider] = mapped_column(enum_column(Provider, "provider", 10))
+    provider: Mapped[str] = mapped_column(sa.String(20))
     operation: Mapped[str] = mapped_column(sa.String(40))  # confirm, fetch, cancel, create_intent, ...
     order_id: Mapped[str | None] = mapped_column(sa.String(64))
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(300))

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from chatju.db import insert_for, utcnow
-from chatju.errors import APIError
+from chatju.exceptions import ConflictError, InvalidRequestError
 from chatju.extensions import db
 from chatju.idempotency.models import IdempotencyKey, KeyState
+from chatju.periodic import in_batches
 
 KEY_TTL = timedelta(hours=24)
 # A reservation this old belongs to a request that died mid-way; a retry may take it over.
@@ -58,7 +59,7 @@ def remember(key_id: int, body: dict[str, Any], status: int, final: bool = True)
 
 def check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise APIError(400, "VALIDATION_ERROR", f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.")
+        raise InvalidRequestError(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.")
 
 
 def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnswer:
@@ -99,9 +100,13 @@ def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnsw
             )
             return row.id
     if row.request_hash != digest:
-        raise APIError(409, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body.")
+        raise ConflictError(
+            "This Idempotency-Key was used with a different request body.", code="IDEMPOTENCY_KEY_REUSED"
+        )
     if row.state == KeyState.IN_PROGRESS:
-        raise APIError(409, "IDEMPOTENCY_KEY_IN_USE", "A request with this Idempotency-Key is still being processed.")
+        raise ConflictError(
+            "A request with this Idempotency-Key is still being processed.", code="IDEMPOTENCY_KEY_IN_USE"
+        )
     return row.response_body, row.response_status
 
 
@@ -109,3 +114,8 @@ def release(row_id: int) -> None:
     """Forget a reservation whose request failed: the client may send it again."""
     with db.engine.begin() as conn:
         conn.execute(sa.delete(IdempotencyKey.__table__).where(IdempotencyKey.__table__.c.id == row_id))
+
+
+def prune(now: datetime) -> int:
+    """Forget the keys older than their 24 hours."""
+    return in_batches(IdempotencyKey, IdempotencyKey.created_at < now - KEY_TTL, None)

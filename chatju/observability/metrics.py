@@ -23,13 +23,15 @@ from werkzeug.routing import Rule
 
 from chatju.db import utcnow
 from chatju.extensions import db
-from chatju.gateways.base import CallRecord
-from chatju.payments.states import PaymentStatus, Provider
-from chatju.webhooks.models import InboxState, WebhookEvent
 
 PENDING = "chatju.pending_metrics"
 OTHER = "other"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Refund statuses by their `kind` label, and the inbox outcomes (plain names: this module knows no domain).
+REFUNDS = {"PARTIALLY_REFUNDED": "partial", "REFUNDED": "full"}
+OUTCOMES = ("processed", "ignored")
+# provider -> the webhook event types it handles (the only event types used as labels).
+_event_types: dict[str, frozenset[str]] = {}
 
 PAYMENTS_CREATED = Counter("chatju_payments_created", "Orders created", ["provider"])
 PAYMENTS_PAID = Counter("chatju_payments_paid", "Payments that became PAID", ["provider"])
@@ -39,6 +41,12 @@ PAYMENTS_REFUNDED = Counter(
 )
 PAYMENTS_CANCELED = Counter("chatju_payments_canceled", "Orders that became CANCELED", ["provider"])
 PAYMENTS_EXPIRED = Counter("chatju_payments_expired", "Orders that became EXPIRED", ["provider"])
+STATUS_COUNTERS = {
+    "PAID": PAYMENTS_PAID,
+    "FAILED": PAYMENTS_FAILED,
+    "CANCELED": PAYMENTS_CANCELED,
+    "EXPIRED": PAYMENTS_EXPIRED,
+}
 PAYMENTS_FLAGGED = Counter(
     "chatju_payments_flagged", "Times a payment was held for review (NEEDS_REVIEW), repeats included", ["provider"]
 )
@@ -113,70 +121,68 @@ def _drop_uncommitted(session: Session) -> None:
     session.info.pop(PENDING, None)
 
 
-def count_created(provider: Provider) -> None:
-    on_commit(PAYMENTS_CREATED.labels(provider=str(provider)).inc)
+def configure(event_types: dict[str, frozenset[str]]) -> None:
+    """The providers this process counts for, with the webhook event types each handles."""
+    _event_types.clear()
+    _event_types.update(event_types)
 
 
-def count_move(provider: Provider, target: PaymentStatus) -> None:
+def count_created(provider: str) -> None:
+    on_commit(PAYMENTS_CREATED.labels(provider=provider).inc)
+
+
+def count_move(provider: str, target: str) -> None:
     """A status change the state machine made (chatju.payments.transitions.move)."""
-    labels = {"provider": str(provider)}
-    counter = {
-        PaymentStatus.PAID: PAYMENTS_PAID,
-        PaymentStatus.FAILED: PAYMENTS_FAILED,
-        PaymentStatus.CANCELED: PAYMENTS_CANCELED,
-        PaymentStatus.EXPIRED: PAYMENTS_EXPIRED,
-    }.get(target)
-    if target in (PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
-        counter = PAYMENTS_REFUNDED
-        labels["kind"] = "full" if target == PaymentStatus.REFUNDED else "partial"
+    if target in REFUNDS:
+        on_commit(PAYMENTS_REFUNDED.labels(provider=provider, kind=REFUNDS[target]).inc)
+        return
+    counter = STATUS_COUNTERS.get(target)
     if counter is not None:
-        on_commit(counter.labels(**labels).inc)
+        on_commit(counter.labels(provider=provider).inc)
 
 
-def count_flag(provider: Provider) -> None:
-    on_commit(PAYMENTS_FLAGGED.labels(provider=str(provider)).inc)
+def count_flag(provider: str) -> None:
+    on_commit(PAYMENTS_FLAGGED.labels(provider=provider).inc)
 
 
-def count_stored(provider: Provider, event_type: str | None, first: bool, state: InboxState) -> None:
+def count_stored(provider: str, event_type: str | None, first: bool, ignored: bool) -> None:
     """One delivery stored by the inbox: a new event (perhaps ignored at once) or a duplicate."""
-    labels = {"provider": str(provider), "type": event_type_label(provider, event_type)}
+    labels = {"provider": provider, "type": event_type_label(provider, event_type)}
     if not first:
         on_commit(WEBHOOK_DUPLICATES.labels(**labels).inc)
         return
     on_commit(WEBHOOKS_RECEIVED.labels(**labels).inc)
-    if state == InboxState.IGNORED:
-        on_commit(WEBHOOKS_PROCESSED.labels(**labels, outcome=str(state)).inc)
+    if ignored:
+        on_commit(WEBHOOKS_PROCESSED.labels(**labels, outcome="ignored").inc)
 
 
-def count_finished(event: WebhookEvent, state: InboxState) -> None:
+def count_finished(provider: str, event_type: str | None, outcome: str, lag_from: datetime | None) -> None:
     """An inbox event's processing ended; an applied one observes its lag from the gateway's clock."""
-    labels = {"provider": str(event.provider), "type": event_type_label(event.provider, event.event_type)}
-    on_commit(WEBHOOKS_PROCESSED.labels(**labels, outcome=str(state)).inc)
-    if state == InboxState.PROCESSED and event.gateway_created_at is not None:
-        lag = _seconds_since(event.gateway_created_at, event.processed_at or utcnow())
+    labels = {"provider": provider, "type": event_type_label(provider, event_type)}
+    on_commit(WEBHOOKS_PROCESSED.labels(**labels, outcome=outcome).inc)
+    if outcome == "processed" and lag_from is not None:
+        lag = _seconds_since(lag_from, utcnow())
         on_commit(functools.partial(WEBHOOK_LAG.labels(**labels).observe, lag))
 
 
 def count_failed(provider: str, event_type: str | None, final: bool) -> None:
     """A processing attempt raised (recorded in its own transaction, so counted at once)."""
-    kind = Provider(provider)
-    WEBHOOKS_FAILED.labels(provider=str(kind), type=event_type_label(kind, event_type), final=str(final).lower()).inc()
+    WEBHOOKS_FAILED.labels(
+        provider=provider, type=event_type_label(provider, event_type), final=str(final).lower()
+    ).inc()
 
 
-def count_signature_failure(provider: Provider) -> None:
-    WEBHOOK_SIGNATURE_FAILURES.labels(provider=str(provider)).inc()
+def count_signature_failure(provider: str) -> None:
+    WEBHOOK_SIGNATURE_FAILURES.labels(provider=provider).inc()
 
 
-def observe_gateway_call(call: CallRecord) -> None:
-    gateway = str(call.provider)
-    GATEWAY_LATENCY.labels(gateway=gateway, operation=call.operation, outcome=call.outcome).observe(
-        call.duration_ms / 1000
-    )
-    if call.outcome == "ok":
+def observe_gateway_call(gateway: str, operation: str, outcome: str, http_status: int | None, seconds: float) -> None:
+    GATEWAY_LATENCY.labels(gateway=gateway, operation=operation, outcome=outcome).observe(seconds)
+    if outcome == "ok":
         GATEWAY_LAST_SUCCESS.labels(gateway=gateway).set(utcnow().timestamp())
         return
-    status = f"{call.http_status // 100}xx" if call.http_status else "none"
-    GATEWAY_ERRORS.labels(gateway=gateway, operation=call.operation, outcome=call.outcome, status=status).inc()
+    status = f"{http_status // 100}xx" if http_status else "none"
+    GATEWAY_ERRORS.labels(gateway=gateway, operation=operation, outcome=outcome, status=status).inc()
 
 
 def observe_request(rule: Rule | None, method: str, status: int, seconds: float) -> None:
@@ -188,35 +194,28 @@ def observe_request(rule: Rule | None, method: str, status: int, seconds: float)
     ).observe(seconds)
 
 
-def event_type_label(provider: Provider | str, event_type: str | None) -> str:
+def event_type_label(provider: str, event_type: str | None) -> str:
     """The event type if it is one we handle; webhook bodies are not ours to size our label sets."""
-    return event_type if event_type in handled_event_types().get(str(provider), ()) else OTHER
-
-
-@functools.cache
-def handled_event_types() -> dict[str, frozenset[str]]:
-    from chatju.webhooks import stripe, toss  # their modules depend on the payment code that counts here
-
-    return {str(Provider.TOSS): toss.HANDLED, str(Provider.STRIPE): stripe.HANDLED}
+    return event_type if event_type is not None and event_type in _event_types.get(provider, ()) else OTHER
 
 
 def initialise() -> None:
     """Zero the series whose labels are known in advance, so they exist before the first event."""
-    for provider in Provider:
+    for provider, event_types in _event_types.items():
         for counter in (PAYMENTS_CREATED, PAYMENTS_PAID, PAYMENTS_FAILED, PAYMENTS_CANCELED, PAYMENTS_EXPIRED):
-            counter.labels(provider=str(provider))
-        for kind in ("partial", "full"):
-            PAYMENTS_REFUNDED.labels(provider=str(provider), kind=kind)
-        PAYMENTS_FLAGGED.labels(provider=str(provider))
-        for event_type in handled_event_types()[str(provider)]:
-            labels = {"provider": str(provider), "type": event_type}
+            counter.labels(provider=provider)
+        for kind in REFUNDS.values():
+            PAYMENTS_REFUNDED.labels(provider=provider, kind=kind)
+        PAYMENTS_FLAGGED.labels(provider=provider)
+        WEBHOOK_SIGNATURE_FAILURES.labels(provider=provider)
+        for event_type in event_types:
+            labels = {"provider": provider, "type": event_type}
             WEBHOOKS_RECEIVED.labels(**labels)
             WEBHOOK_DUPLICATES.labels(**labels)
-            for outcome in (InboxState.PROCESSED, InboxState.IGNORED):
-                WEBHOOKS_PROCESSED.labels(**labels, outcome=str(outcome))
+            for outcome in OUTCOMES:
+                WEBHOOKS_PROCESSED.labels(**labels, outcome=outcome)
             for final in ("true", "false"):
                 WEBHOOKS_FAILED.labels(**labels, final=final)
-    WEBHOOK_SIGNATURE_FAILURES.labels(provider=str(Provider.STRIPE))
 
 
 def _seconds_since(start: datetime, end: datetime) -> float:

@@ -18,10 +18,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from chatju.errors import APIError
+from chatju.exceptions import InvalidRequestError
 from chatju.extensions import db
 from chatju.payments.models import Payment
-from chatju.payments.states import PaymentStatus, Provider
+from chatju.states import PaymentStatus
 
 CURSOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 ORDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
@@ -70,9 +70,7 @@ def position_after(user_id: int, order_id: str) -> Position:
     """The sort key of the user's own order `order_id`; 400 for anyone else's or none."""
     row = db.session.execute(position_query(user_id, order_id)).one_or_none()
     if row is None:
-        raise APIError(
-            400,
-            "VALIDATION_ERROR",
+        raise InvalidRequestError(
             "The cursor does not belong to this history; start again without one.",
             {"fields": [{"field": "cursor", "message": "unknown cursor"}]},
         )
@@ -84,7 +82,7 @@ def history_query(
     limit: int,
     after: Position | None = None,
     status: PaymentStatus | None = None,
-    provider: Provider | None = None,
+    provider: str | None = None,
 ) -> sa.Select[tuple[Payment]]:
     """The page's SELECT: one user's rows in index order, `limit` of them."""
     query = sa.select(Payment).where(Payment.user_id == user_id)
@@ -103,7 +101,7 @@ def payment_history(
     limit: int,
     after_order_id: str | None = None,
     status: PaymentStatus | None = None,
-    provider: Provider | None = None,
+    provider: str | None = None,
 ) -> HistoryPage:
     """Up to `limit` of the user's payments after `after_order_id`, newest first."""
     after = position_after(user_id, after_order_id) if after_order_id is not None else None

@@ -6,7 +6,7 @@ from typing import Any
 
 from chatju.extensions import db
 from chatju.payments.models import Payment, PaymentEvent
-from chatju.payments.states import EventSource, LedgerKind, PaymentStatus
+from chatju.states import EventSource, LedgerKind, PaymentStatus
 
 
 def record(

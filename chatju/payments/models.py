@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, TimestampMixin, enum_column, utcnow
 from chatju.extensions import db
-from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider
+from chatju.states import EventSource, LedgerKind, PaymentStatus
 
 
 class Payment(TimestampMixin, db.Model):
@@ -35,7 +35,7 @@ class Payment(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     order_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
-    provider: Mapped[Provider] = mapped_column(enum_column(Provider, "provider", 10))
+    provider: Mapped[str] = mapped_column(sa.String(20))
     status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus, "status"))
     amount: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))

@@ -2,35 +2,33 @@
 
 The amount of a refund is reserved when it is requested, under the payment's row
 lock, so the refunds of a payment never add up to more than was paid, whatever
-runs at the same time. Toss gets a cancel (`cancelReason`), Stripe a refund
-(`reason=requested_by_customer`, the text in metadata); the gateway's own webhook
-for the same refund then finds nothing left to change.
+runs at the same time. The adapter sends it as its gateway wants it (Toss: a
+cancel with `cancelReason`; Stripe: a refund, the text in metadata); the gateway's
+own webhook for the same refund then finds nothing left to change.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
-from chatju.errors import APIError
+from chatju.exceptions import InvalidRequestError, NotFoundError, invalid_state
 from chatju.extensions import db
-from chatju.gateways.base import GatewayError, GatewayPayment
-from chatju.gateways.clients import stripe_gateway, toss_client
-from chatju.gateways.toss import TossClient
-from chatju.jobs import enqueue_after_commit, retry_countdown
+from chatju.gateways.port import GatewayError, GatewayPayment, GatewayRefund, RefundRequest
+from chatju.jobs import TaskNames, enqueue_after_commit, retry_countdown
 from chatju.payments import ledger
+from chatju.payments.adapter import gateway_of, order_of
 from chatju.payments.models import Payment, Refund, RefundStatus
-from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider
 from chatju.payments.sync import take_sync_lock
 from chatju.payments.transitions import apply_gateway_payment, lock_payment
 from chatju.settings import current_settings
+from chatju.states import EventSource, LedgerKind, PaymentStatus
 
 log = logging.getLogger(__name__)
-REFUND_TASK = "payments.refund"
 REFUNDABLE = (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED)
 
 
@@ -55,28 +53,20 @@ def request_refund(order_id: str, amount: int | None, reason: str, actor: str) -
     """Reserve the amount and record the request; the task is sent when this commits."""
     payment_id = db.session.execute(sa.select(Payment.id).where(Payment.order_id == order_id)).scalar_one_or_none()
     if payment_id is None:
-        raise APIError(404, "NOT_FOUND", "No such order.")
+        raise NotFoundError("No such order.")
     payment = lock_payment(payment_id)
     if payment.status not in REFUNDABLE:
-        raise APIError(
-            409, "INVALID_STATE", f"A {payment.status} payment cannot be refunded.", {"status": str(payment.status)}
-        )
-    if payment.provider == Provider.TOSS and payment.method == "virtual_account":
-        # Toss needs the customer's bank account (refundReceiveAccount) for these, which we do not hold.
-        raise APIError(
-            409,
-            "INVALID_STATE",
-            "A virtual-account payment is refunded to a bank account: use Toss's dashboard.",
-            {"status": str(payment.status)},
-        )
+        raise invalid_state(f"A {payment.status} payment cannot be refunded.", payment.status)
+    refusal = gateway_of(payment).refund_refusal(payment.method)
+    if refusal is not None:
+        raise invalid_state(refusal, payment.status)
     available = refundable(payment)
     amount = available if amount is None else amount
     if amount <= 0 or amount > available:
-        raise APIError(
-            400,
-            "AMOUNT_OUT_OF_RANGE",
+        raise InvalidRequestError(
             f"At most {available} {payment.currency} can be refunded.",
             {"available": available},
+            code="AMOUNT_OUT_OF_RANGE",
         )
     refund = Refund(
         refund_id=new_refund_id(),
@@ -100,7 +90,7 @@ def request_refund(order_id: str, amount: int | None, reason: str, actor: str) -
         reason=reason,
         detail={"refund": "requested"},
     )
-    enqueue_after_commit(REFUND_TASK, (refund.id,))
+    enqueue_after_commit(TaskNames.REFUND, (refund.id,))
     return payment, refund
 
 
@@ -116,46 +106,37 @@ def run_refund(refund_pk: int, retries_done: int) -> float | None:
     payment = db.session.get(Payment, refund.payment_id)
     if payment is None:
         raise LookupError(f"payment of refund {refund.refund_id} is missing")
-    call = _gateway_call(payment, refund)
+    gateway, order = gateway_of(payment), order_of(payment)
+    whole = refund.amount == payment.amount and payment.refunded_amount == 0
+    request = RefundRequest(refund.refund_id, refund.amount, refund.reason, whole)
     db.session.rollback()  # nothing held while the gateway works
     try:
-        reference, seen = call()
+        result = gateway.refund(order, request)
     except GatewayError as error:
-        if error.retryable and retries_done < current_settings().gateway_max_retries:
+        if error.retryable and not error.replayed and retries_done < current_settings().gateway_max_retries:
             return retry_countdown(retries_done)
         if error.retryable:
-            return None  # still unknown: reconciliation sends it again under the same key
+            _look_up(refund_pk, payment.id, request.refund_id)  # else still unknown: reconciliation sends it again
+            return None
         _refused(refund_pk, error)
         return None
-    _succeeded(refund_pk, reference, seen)
+    _succeeded(refund_pk, result.refund.gateway_refund_id, result.payment)
     return None
 
 
-Outcome = tuple[str, GatewayPayment]  # the gateway's refund reference, and the payment as it now stands
-
-
-def _gateway_call(payment: Payment, refund: Refund) -> Callable[[], Outcome]:
-    """The gateway call for this refund, bound to its values (our refund id is the idempotency key)."""
-    order_id, refund_id, reason, amount = payment.order_id, refund.refund_id, refund.reason, refund.amount
-    if payment.provider == Provider.TOSS:
-        client, key = toss_client(), str(payment.payment_key)
-        whole = amount == payment.amount and payment.refunded_amount == 0
-        return lambda: _toss_cancel(client, key, order_id, reason, None if whole else amount, refund_id)
-    gateway, intent = stripe_gateway(), str(payment.payment_intent_id)
-
-    def stripe_refund() -> Outcome:
-        created = gateway.create_refund(intent, order_id, amount, reason, refund_id)
-        return str(created["id"]), gateway.retrieve_intent(intent, order_id)
-
-    return stripe_refund
-
-
-def _toss_cancel(
-    client: TossClient, key: str, order_id: str, reason: str, amount: int | None, refund_id: str
-) -> Outcome:
-    seen = client.cancel(key, order_id, reason, amount, refund_id)
-    cancels = seen.raw.get("cancels") or []
-    return (str(cancels[-1].get("transactionKey")) if cancels else refund_id), seen
+def _look_up(refund_pk: int, payment_id: int, refund_id: str) -> None:
+    """After a saved failure or the last retry: the gateway may have made the refund all the same."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        return
+    gateway, order = gateway_of(payment), order_of(payment)
+    db.session.rollback()
+    found = gateway.find_refund(order, refund_id)
+    if found is None or not found.settled:
+        return
+    seen = gateway.fetch(order)
+    if seen is not None:
+        _succeeded(refund_pk, found.gateway_refund_id, seen)
 
 
 def _succeeded(refund_pk: int, reference: str, seen: GatewayPayment) -> None:
@@ -193,14 +174,15 @@ def _refused(refund_pk: int, error: GatewayError) -> None:
     log.warning("refund refused", extra={"order_id": payment.order_id, "code": error.code})
 
 
-def import_stripe_refunds(payment: Payment, items: list[dict[str, Any]]) -> None:
-    """Refunds made in Stripe's dashboard, recorded once by their id; ours are matched by metadata."""
+def import_refunds(payment: Payment, items: Iterable[GatewayRefund]) -> None:
+    """Refunds made in the gateway's dashboard, recorded once by their id; ours are matched by our id."""
     for item in items:
-        gateway_id, ours = item.get("id"), (item.get("metadata") or {}).get("refund_id")
-        if not gateway_id or item.get("status") not in ("succeeded", "pending"):
+        if not item.gateway_refund_id or not item.settled:
             continue
         known = db.session.execute(
-            sa.select(Refund).where(sa.or_(Refund.gateway_refund_id == gateway_id, Refund.refund_id == (ours or "")))
+            sa.select(Refund).where(
+                sa.or_(Refund.gateway_refund_id == item.gateway_refund_id, Refund.refund_id == (item.refund_id or ""))
+            )
         ).scalar_one_or_none()
         if known is not None:
             continue
@@ -208,11 +190,11 @@ def import_stripe_refunds(payment: Payment, items: list[dict[str, Any]]) -> None
             Refund(
                 refund_id=new_refund_id(),
                 payment_id=payment.id,
-                amount=int(item["amount"]),
+                amount=item.amount,
                 currency=payment.currency,
-                reason="refunded at Stripe",
+                reason=f"refunded at {payment.provider.title()}",
                 status=RefundStatus.SUCCEEDED,
                 source=EventSource.WEBHOOK,
-                gateway_refund_id=gateway_id,
+                gateway_refund_id=item.gateway_refund_id,
             )
         )

@@ -1,59 +1,72 @@
-"""Orders: creating them, finding them for their owner, waiting on their outcome."""
+"""Orders: pricing and opening them, finding them for their owner, waiting on their outcome."""
 
 from __future__ import annotations
 
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
-from chatju.errors import APIError
+from chatju.exceptions import InvalidRequestError, NotFoundError
 from chatju.extensions import db
+from chatju.gateways.port import Gateway
+from chatju.jobs import TaskNames, enqueue_after_commit
 from chatju.observability import metrics
+from chatju.payments.catalogue import find_product
 from chatju.payments.models import Payment
-from chatju.payments.states import PaymentStatus, Provider
-from chatju.products import find_product
 from chatju.settings import current_settings
+from chatju.states import PaymentStatus
 
-# The smallest charge each currency allows on its gateway (Toss cards: ₩100).
-TOSS_MINIMUM_KRW = 100
 POLL_SECONDS = 0.1
+DEFAULT_ORDER_NAME = "ChatJu order"
 
 
 def new_order_id() -> str:
-    """Unguessable and valid for Toss: 28 characters of A-Z a-z 0-9 - _."""
+    """Unguessable and valid for every gateway: 28 characters of A-Z a-z 0-9 - _."""
     return "ord_" + secrets.token_urlsafe(18)
 
 
-def price(
-    currency: str, amount: int | None, product_id: str | None, minimum: int, default_max: int | None = None
-) -> tuple[int, str | None]:
+def price(gateway: Gateway, currency: str, amount: int | None, product_id: str | None) -> tuple[int, str | None]:
     """The order's amount (and the product's name) from `productId`, `amount`, or both agreeing."""
     name = None
     if product_id is not None:
         product = find_product(product_id)
         if product is None:
-            raise APIError(400, "VALIDATION_ERROR", f"Unknown productId {product_id!r}.")
+            raise InvalidRequestError(f"Unknown productId {product_id!r}.")
         if currency not in product.prices:
-            raise APIError(400, "VALIDATION_ERROR", f"{product_id} is not sold in {currency}.")
+            raise InvalidRequestError(f"{product_id} is not sold in {currency}.")
         if amount is not None and amount != product.prices[currency]:
-            raise APIError(400, "AMOUNT_MISMATCH", "amount does not match the product's price.")
+            raise InvalidRequestError("amount does not match the product's price.", code="AMOUNT_MISMATCH")
         amount, name = product.prices[currency], product.name
     if amount is None:
-        raise APIError(400, "VALIDATION_ERROR", "Send productId or amount.")
-    maximum = current_settings().max_amounts.get(currency, default_max)
+        raise InvalidRequestError("Send productId or amount.")
+    minimum = gateway.minimum(currency)
+    maximum = current_settings().max_amounts.get(currency, gateway.maximum(currency))
     if amount < minimum or (maximum is not None and amount > maximum):
-        raise APIError(
-            400,
-            "AMOUNT_OUT_OF_RANGE",
+        raise InvalidRequestError(
             f"The amount must be between {minimum} and {maximum} {currency} (minor units).",
             {"min": minimum, "max": maximum},
+            code="AMOUNT_OUT_OF_RANGE",
         )
     return amount, name
 
 
-def create_order(user_id: int, provider: Provider, amount: int, currency: str, order_name: str) -> Payment:
+def open_order(
+    user_id: int, gateway: Gateway, currency: str, amount: int | None, order_name: str | None, product_id: str | None
+) -> Payment:
+    """Price and store a PENDING order; a gateway that starts payments gets a task once this commits."""
+    if currency not in gateway.currencies():
+        raise InvalidRequestError(f"currency must be one of {', '.join(sorted(gateway.currencies()))}.")
+    amount, product_name = price(gateway, currency, amount, product_id)
+    payment = create_order(user_id, gateway.name, amount, currency, order_name or product_name or DEFAULT_ORDER_NAME)
+    if gateway.starts_at_gateway:
+        enqueue_after_commit(TaskNames.START, (payment.id,))
+    return payment
+
+
+def create_order(user_id: int, provider: str, amount: int, currency: str, order_name: str) -> Payment:
     payment = Payment(
         order_id=new_order_id(),
         user_id=user_id,
@@ -69,7 +82,20 @@ def create_order(user_id: int, provider: Provider, amount: int, currency: str, o
     return payment
 
 
-def owned_payment(user_id: int, order_id: str, provider: Provider | None = None, lock: bool = False) -> Payment:
+def started(payment: Payment) -> bool:
+    """Whether the gateway payment made at the start exists (or the order has moved on without it)."""
+    return payment.payment_intent_id is not None or payment.status != PaymentStatus.PENDING
+
+
+def with_client_secret(body: dict[str, Any], status: int) -> tuple[dict[str, Any], int]:
+    """A replayed create answer, with the client secret read from the order while it is unpaid."""
+    if "clientSecret" in body and body.get("orderId"):
+        payment = db.session.execute(sa.select(Payment).where(Payment.order_id == body["orderId"])).scalar_one_or_none()
+        body = {**body, "clientSecret": payment.client_secret if payment is not None else None}
+    return body, status
+
+
+def owned_payment(user_id: int, order_id: str, provider: str | None = None, lock: bool = False) -> Payment:
     """The user's own order; another user's, another gateway's or a missing one is the same 404."""
     query = sa.select(Payment).where(Payment.order_id == order_id, Payment.user_id == user_id)
     if provider is not None:
@@ -78,7 +104,7 @@ def owned_payment(user_id: int, order_id: str, provider: Provider | None = None,
         query = query.with_for_update()
     payment = db.session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
     if payment is None:
-        raise APIError(404, "NOT_FOUND", "No such order.")
+        raise NotFoundError("No such order.")
     return payment
 
 

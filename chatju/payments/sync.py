@@ -14,13 +14,12 @@ import sqlalchemy as sa
 
 from chatju.db import utcnow
 from chatju.extensions import db
-from chatju.gateways.base import GatewayError, GatewayPayment
-from chatju.gateways.clients import stripe_gateway, toss_client
-from chatju.gateways.toss import NOT_FOUND_CODES
+from chatju.gateways.port import GatewayPayment
 from chatju.payments import ledger
+from chatju.payments.adapter import gateway_of, order_of
 from chatju.payments.models import Payment
-from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider, is_paid
 from chatju.payments.transitions import apply_gateway_payment, clear_attempt, flag_review, lock_payment, mismatch
+from chatju.states import EventSource, LedgerKind, PaymentStatus, is_paid
 
 SYNC_LOCK_SPACE = 0x70A5 << 48  # keeps these advisory keys apart from any others
 
@@ -41,8 +40,8 @@ def sync_payment(payment_id: int, source: EventSource, newer_than: datetime | No
         return "unknown at the gateway"
     if not relevant(payment, seen):
         return "older attempt"
-    if payment.provider == Provider.STRIPE and payment.payment_intent_id is None and seen.reference:
-        bind_intent(payment, seen, source)
+    if gateway_of(payment).starts_at_gateway and payment.payment_intent_id is None and seen.reference:
+        bind_started(payment, seen, source)
     apply_gateway_payment(payment, seen, source)
     if payment.attempt_key is not None and seen.reference == payment.attempt_key and seen.target is not None:
         clear_attempt(payment)
@@ -51,24 +50,14 @@ def sync_payment(payment_id: int, source: EventSource, newer_than: datetime | No
 
 def fetch_current(payment: Payment) -> GatewayPayment | None:
     """The gateway's view of the payment, or None when the gateway has never heard of it."""
-    if payment.provider == Provider.TOSS:
-        try:
-            return toss_client().fetch_by_order(payment.order_id)
-        except GatewayError as error:
-            if error.code in NOT_FOUND_CODES:
-                return None  # the customer never reached the checkout
-            raise
-    gateway = stripe_gateway()
-    if payment.payment_intent_id:
-        return gateway.retrieve_intent(payment.payment_intent_id, payment.order_id)
-    return gateway.find_intent(payment.order_id)
+    return gateway_of(payment).fetch(order_of(payment))
 
 
-def bind_intent(payment: Payment, seen: GatewayPayment, source: EventSource) -> None:
-    """Record the PaymentIntent made for this order (after checking it is this order's)."""
+def bind_started(payment: Payment, seen: GatewayPayment, source: EventSource) -> None:
+    """Record the gateway payment made when this order started (after checking it is this order's)."""
     problems = mismatch(payment, seen)
     if problems:
-        flag_review(payment, source, "the PaymentIntent does not match the order", {"mismatch": problems})
+        flag_review(payment, source, "the gateway payment does not match the order", {"mismatch": problems})
         return
     payment.payment_intent_id = seen.reference
     if not is_paid(payment.status):
@@ -79,13 +68,13 @@ def bind_intent(payment: Payment, seen: GatewayPayment, source: EventSource) -> 
 def relevant(payment: Payment, seen: GatewayPayment) -> bool:
     """Whether what the gateway reports concerns this payment's current attempt.
 
-    A success always counts. A failed Toss payment counts only if it is the attempt we
-    sent a confirm for: a checkout abandoned at Toss (EXPIRED) leaves the order PENDING.
-    Anything else counts unless a newer attempt is in flight.
+    A success always counts. Where checkouts are confirmed by us, a failed payment counts
+    only if it is the attempt we sent a confirm for: a checkout abandoned at the gateway
+    leaves the order PENDING. Anything else counts unless a newer attempt is in flight.
     """
     if seen.approved:
         return True
-    if payment.provider == Provider.TOSS and seen.target == PaymentStatus.FAILED:
+    if gateway_of(payment).confirms and seen.target == PaymentStatus.FAILED:
         return seen.reference == payment.attempt_key
     return payment.attempt_key is None or seen.reference == payment.attempt_key
 

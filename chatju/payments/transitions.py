@@ -15,11 +15,12 @@ from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.fulfilment import outbox
 from chatju.fulfilment.models import Effect
-from chatju.gateways.base import GatewayPayment
+from chatju.gateways.port import GatewayPayment
 from chatju.observability import metrics
 from chatju.payments import ledger
+from chatju.payments.adapter import bound_reference
 from chatju.payments.models import Payment
-from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider, can_move, is_paid
+from chatju.states import EventSource, LedgerKind, PaymentStatus, can_move, is_paid
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -110,7 +111,7 @@ def move(
         reason=reason,
     )
     log.info("payment moved", extra={"order_id": payment.order_id, "from": current, "to": target, "source": source})
-    metrics.count_move(payment.provider, target)
+    metrics.count_move(payment.provider, str(target))
     return True
 
 
@@ -160,11 +161,6 @@ def mismatch(payment: Payment, seen: GatewayPayment) -> dict[str, object] | None
     return found or None
 
 
-def bound_reference(payment: Payment) -> str | None:
-    """The gateway payment this order is bound to: Toss's paymentKey or Stripe's intent id."""
-    return payment.payment_key if payment.provider == Provider.TOSS else payment.payment_intent_id
-
-
 def apply_gateway_payment(
     payment: Payment, seen: GatewayPayment, source: EventSource, actor: str | None = None, reason: str | None = None
 ) -> None:
@@ -177,8 +173,8 @@ def apply_gateway_payment(
     if target is None:
         return
     _copy_details(payment, seen)
-    if target == S.CANCELED and is_paid(payment.status) and payment.provider == Provider.TOSS:
-        target = S.REFUNDED  # Toss: a cancel of a paid payment is a refund
+    if target == S.CANCELED and is_paid(payment.status):
+        target = S.REFUNDED  # a cancel of a paid payment (a deposited virtual account, say) is a refund
     if target == S.PROCESSING and is_paid(payment.status):
         # A paid virtual account dropped back to waiting for its deposit.
         flag_review(payment, source, "gateway reports a paid payment as unpaid again", {"status": seen.gateway_status})
@@ -205,8 +201,8 @@ def apply_gateway_payment(
 def _copy_details(payment: Payment, seen: GatewayPayment) -> None:
     """Record what the gateway says about how it was paid (never card numbers)."""
     if seen.target in (S.PAID, S.PROCESSING, S.PARTIALLY_REFUNDED, S.REFUNDED) or seen.approved:
-        if payment.provider == Provider.TOSS and payment.payment_key is None and seen.reference:
-            payment.payment_key = seen.reference  # bound now that Toss accepted it
+        if bound_reference(payment) is None and seen.reference:
+            payment.payment_key = seen.reference  # the checkout's key, bound now that the gateway accepted it
         payment.method = seen.method or payment.method
         payment.card_brand = seen.card_brand or payment.card_brand
         payment.card_last4 = seen.card_last4 or payment.card_last4

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, enum_column, utcnow
 from chatju.extensions import db
-from chatju.payments.states import Provider
 
 
 class InboxState(enum.StrEnum):
@@ -29,7 +28,7 @@ class WebhookEvent(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    provider: Mapped[Provider] = mapped_column(enum_column(Provider, "provider", 10))
+    provider: Mapped[str] = mapped_column(sa.String(20))
     # Stripe's event id; for Toss the transmission id header or the body's SHA-256.
     event_id: Mapped[str] = mapped_column(sa.String(255))
     event_type: Mapped[str | None] = mapped_column(sa.String(100))

@@ -10,27 +10,34 @@ import sqlalchemy as sa
 
 from chatju.db import insert_for, utcnow
 from chatju.extensions import db
-from chatju.jobs import EnqueueError, send
+from chatju.gateways.port import Delivery
+from chatju.jobs import EnqueueError, TaskNames, send
 from chatju.observability import metrics
-from chatju.payments.states import Provider
 from chatju.webhooks.models import InboxState, WebhookEvent
 
 log = logging.getLogger(__name__)
-PROCESS_TASK = "webhooks.process"
-KEPT_HEADERS = ("content-type", "user-agent", "stripe-signature")
 
 
-def kept_headers(headers: Any) -> dict[str, str]:
-    """The delivery headers worth keeping: the gateway's own and a few standard ones."""
-    return {
-        name.lower(): value
-        for name, value in headers.items()
-        if name.lower().startswith("tosspayments-") or name.lower() in KEPT_HEADERS
-    }
+def receive(provider: str, delivery: Delivery) -> None:
+    """Store the delivery once, commit, hand it to a worker (SPEC §5: acknowledge at once)."""
+    state = InboxState.RECEIVED if delivery.handled else InboxState.IGNORED
+    event_id, _, stored = store(
+        provider,
+        delivery.event_id,
+        delivery.event_type,
+        delivery.order_id,
+        delivery.body,
+        delivery.headers,
+        delivery.created_at,
+        state,
+    )
+    db.session.commit()
+    if needs_processing(stored):
+        enqueue(event_id)  # if the broker is down, the beat's re-drive sends it
 
 
 def store(
-    provider: Provider,
+    provider: str,
     event_id: str,
     event_type: str | None,
     order_id: str | None,
@@ -59,7 +66,7 @@ def store(
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         .returning(table.c.id)
     ).scalar_one_or_none()
-    metrics.count_stored(provider, event_type, inserted is not None, state)
+    metrics.count_stored(provider, event_type, inserted is not None, state == InboxState.IGNORED)
     if inserted is not None:
         return inserted, True, state
     existing = db.session.execute(
@@ -79,7 +86,7 @@ def needs_processing(state: InboxState) -> bool:
 def enqueue(event_id: int) -> bool:
     """Hand the event to a worker; if the broker is down, the beat re-drive will."""
     try:
-        send(PROCESS_TASK, (event_id,))
+        send(TaskNames.PROCESS_WEBHOOK, (event_id,))
         return True
     except EnqueueError:
         log.warning("webhook stored but not enqueued", extra={"inbox_id": event_id})
@@ -90,7 +97,7 @@ def finish(event: WebhookEvent, state: InboxState, note: str | None = None) -> N
     event.state = state
     event.processed_at = utcnow()
     event.last_error = note
-    metrics.count_finished(event, state)
+    metrics.count_finished(event.provider, event.event_type, str(state), event.gateway_created_at)
 
 
 def describe(exc: BaseException) -> str:

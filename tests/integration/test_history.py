@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from chatju import create_app
+from chatju.api.tokens import access_token_for
 from chatju.auth import service as auth_service
-from chatju.auth.tokens import access_token_for
 from chatju.extensions import db
 from chatju.payments.history import encode_cursor, history_query, position_after
 from chatju.payments.models import Payment
 from chatju.payments.service import create_order, new_order_id
-from chatju.payments.states import PaymentStatus, Provider
+from chatju.states import PaymentStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 URL = "/payment/history/me"
@@ -32,7 +32,7 @@ def add_payments(app, user_id: int, count: int, *, start: datetime = T0, step=ti
             {
                 "order_id": new_order_id(),
                 "user_id": user_id,
-                "provider": columns.get("provider", Provider.TOSS),
+                "provider": columns.get("provider", "toss"),
                 "status": columns.get("status", PaymentStatus.PAID),
                 "amount": 13000,
                 "currency": "KRW",
@@ -166,7 +166,7 @@ def test_new_payments_between_pages_neither_shift_nor_repeat_rows(app, client, b
     page1, cursor = get_page(client, headers, limit=5)
     assert page1 == before[:5]
     with app.app_context():  # created now, so newer than all the others: it belongs on a fresh first page
-        new = create_order(user_id, Provider.TOSS, 13000, "KRW", "arrived mid-way").order_id
+        new = create_order(user_id, "toss", 13000, "KRW", "arrived mid-way").order_id
         db.session.commit()
     page2, cursor = get_page(client, headers, limit=5, cursor=cursor)
     assert page2 == before[5:10]

@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from chatju import maintenance as jobs
 from chatju.auth.models import User
-from chatju.background import jobs
 from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.fulfilment.models import Entitlement, OutboxItem
 from chatju.gateways.models import GatewayCall
 from chatju.payments.models import Payment, PaymentEvent, Refund
-from chatju.payments.states import LedgerKind
+from chatju.states import LedgerKind
 from chatju.webhooks.models import WebhookEvent
 from tests.support.mail import mails_to
 from tests.support.shopper import wait_until

@@ -15,7 +15,7 @@ from chatju.extensions import db
 from chatju.observability import multiprocess
 from chatju.payments import service as payments
 from chatju.payments import transitions
-from chatju.payments.states import EventSource, Provider
+from chatju.states import EventSource
 from chatju.webhooks import service as inbox
 from tests.support.shopper import wait_until
 from tests.support.toss import TossShopper
@@ -156,11 +156,11 @@ def test_counts_follow_the_commit_and_the_database_gauges_read_the_tables(app, c
     user_id = make_user("held@example.com")
     _, before = scrape(client)
     with app.app_context():
-        payments.create_order(user_id, Provider.TOSS, 13000, "KRW", "rolled back")
+        payments.create_order(user_id, "toss", 13000, "KRW", "rolled back")
         db.session.rollback()
-        payment = payments.create_order(user_id, Provider.TOSS, 13000, "KRW", "kept")
+        payment = payments.create_order(user_id, "toss", 13000, "KRW", "kept")
         transitions.flag_review(payment, EventSource.ADMIN, "metrics test", {})
-        event_id, _, _ = inbox.store(Provider.TOSS, "evt_metrics", "PAYMENT_STATUS_CHANGED", None, "{}", {}, None)
+        event_id, _, _ = inbox.store("toss", "evt_metrics", "PAYMENT_STATUS_CHANGED", None, "{}", {}, None)
         db.session.commit()
     _, middle = scrape(client)
 

@@ -41,8 +41,8 @@ def api_schema(fuzz_app):
 
 @pytest.fixture(scope="module")
 def fuzz_headers(fuzz_app):
+    from chatju.api.tokens import access_token_for
     from chatju.auth import service
-    from chatju.auth.tokens import access_token_for
     from chatju.extensions import db
 
     with fuzz_app.app_context():

@@ -15,11 +15,12 @@ from stripe.params._payment_intent_create_params import PaymentIntentCreateParam
 
 from chatju.config import SANDBOX_STRIPE_WEBHOOK_SECRET
 from chatju.extensions import db
-from chatju.gateways.base import CallRecord
 from chatju.gateways.models import GatewayCall
-from chatju.gateways.stripe import StripeGateway, intent_params
+from chatju.gateways.port import CallRecord
+from chatju.gateways.stripe.client import StripeApi
+from chatju.gateways.stripe.mapping import intent_params
 from chatju.payments.models import Payment, PaymentEvent
-from chatju.payments.states import LedgerKind
+from chatju.states import LedgerKind
 from tests.support.live import free_port
 from tests.support.shopper import wait_until
 from tests.support.stripe import StripeShopper, intent_event, sandbox_intent, sandbox_intents, signed
@@ -314,7 +315,7 @@ def test_create_params_meet_the_official_sdks_expectations():
     thread.start()
     calls: list[CallRecord] = []
     try:
-        gateway = StripeGateway("sk_test_capture", f"http://127.0.0.1:{port}", 5, calls.append)
+        gateway = StripeApi("sk_test_capture", f"http://127.0.0.1:{port}", 5, calls.append)
         with pytest.raises(Exception, match="captured"):
             gateway.create_intent("ord_abcdefghijklmnopqrstuv", 7, 1500, "JPY", "Premium")
     finally:
@@ -394,7 +395,7 @@ def test_a_create_stripe_refuses_ends_failed_with_its_code(app, shopper, sandbox
 def test_a_saved_500_gives_the_order_up_after_the_search_grace(app, shopper, sandbox):
     from datetime import timedelta
 
-    from chatju.background import jobs
+    from chatju import maintenance as jobs
     from chatju.db import utcnow
 
     sandbox.fault(gateway="stripe", mode="error500_saved", count=1, operation="create_intent")

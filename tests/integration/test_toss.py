@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from chatju.extensions import db
 from chatju.gateways.models import GatewayCall
 from chatju.payments.models import Payment, PaymentEvent
-from chatju.payments.states import LedgerKind
+from chatju.states import LedgerKind
 from chatju.webhooks.models import WebhookEvent
 from tests.support.shopper import wait_until
 from tests.support.toss import TossShopper

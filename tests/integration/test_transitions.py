@@ -8,15 +8,14 @@ import pytest
 import sqlalchemy as sa
 
 from chatju.extensions import db
-from chatju.gateways.base import GatewayPayment
+from chatju.gateways.port import GatewayPayment
 from chatju.payments.models import Payment, PaymentEvent
 from chatju.payments.service import create_order
-from chatju.payments.states import EventSource, LedgerKind, PaymentStatus, Provider
 from chatju.payments.transitions import apply_gateway_payment, lock_payment
+from chatju.states import EventSource, LedgerKind, PaymentStatus
 
 S = PaymentStatus
 SEEN = GatewayPayment(
-    provider=Provider.TOSS,
     reference="tgen_key",
     order_id=None,
     gateway_status="DONE",
@@ -33,7 +32,7 @@ SEEN = GatewayPayment(
 def payment_id(app, make_user):
     user_id = make_user()
     with app.app_context():
-        payment = create_order(user_id, Provider.TOSS, 13000, "KRW", "Premium")
+        payment = create_order(user_id, "toss", 13000, "KRW", "Premium")
         db.session.commit()
         return payment.id
 

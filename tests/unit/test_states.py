@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from chatju.payments.states import ALLOWED, PaymentStatus, can_move
+from chatju.states import ALLOWED, PaymentStatus, can_move
 
 S = PaymentStatus
 SPEC = {

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chatju.gateways.base import GatewayRefusal, GatewayRequestError, TransientGatewayError, redact
-from chatju.gateways.toss import confirm_key, error_from, parse_time, to_payment
-from chatju.payments.states import PaymentStatus
+from chatju.gateways.port import GatewayRefusal, GatewayRequestError, TransientGatewayError
+from chatju.gateways.toss.client import confirm_key
+from chatju.gateways.toss.errors import error_from
+from chatju.gateways.toss.mapping import parse_time, redact, to_payment
+from chatju.states import PaymentStatus
 
 DONE = {
     "paymentKey": "tgen_123",

@@ -5,11 +5,6 @@ from __future__ import annotations
 import enum
 
 
-class Provider(enum.StrEnum):
-    TOSS = "toss"
-    STRIPE = "stripe"
-
-
 class PaymentStatus(enum.StrEnum):
     PENDING = "PENDING"
     PROCESSING = "PROCESSING"
@@ -47,9 +42,9 @@ ALLOWED: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.REFUNDED: frozenset(),
 }
-# The single move outside this table, made by chatju.payments.toss._withdraw: a confirm
-# that Toss answered "no such payment session" (a wrong or expired paymentKey) never
-# existed, so the order returns from PROCESSING to where it was (PENDING or FAILED).
+# The single move outside this table, made by chatju.payments.confirm.withdraw: a confirm
+# that the gateway answered "no such checkout" (a wrong or expired key) never existed,
+# so the order returns from PROCESSING to where it was (PENDING or FAILED).
 
 # Statuses in which the customer's money was taken at some point.
 PAID_STATUSES = frozenset({S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED})

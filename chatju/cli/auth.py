@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from chatju.auth import service, tokens
+from chatju.api import tokens
+from chatju.auth import service
 from chatju.extensions import db
 
 cli = AppGroup("auth", help="Accounts and tokens.")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from flask_jwt_extended import get_jwt_identity, jwt_required
 
-from chatju.api import responses
+from chatju.api import responses, tokens
 from chatju.api.docs import documented
-from chatju.auth import service, tokens
+from chatju.api.validation import json_body
+from chatju.auth import service
 from chatju.auth.schemas import MagicLinkRequest, MagicLinkVerify, ProfileUpdate, user_json
 from chatju.errors import APIError
 from chatju.extensions import db, limiter
 from chatju.settings import current_settings
-from chatju.validation import json_body
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 

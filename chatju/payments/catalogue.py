@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, jsonify
-
-from chatju.api import responses
-from chatju.api.docs import documented
 from chatju.settings import current_settings
 
-bp = Blueprint("products", __name__)
 PREMIUM_READING = "premium_reading"
 
 
@@ -31,9 +26,3 @@ def catalogue() -> dict[str, Product]:
 
 def find_product(product_id: str) -> Product | None:
     return catalogue().get(product_id)
-
-
-@bp.get("/products")
-@documented("The catalogue, prices in minor units per currency", {200: responses.Products}, tags=("products",))
-def list_products() -> Response:
-    return jsonify(products=[product.to_json() for product in catalogue().values()])

@@ -7,10 +7,9 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from chatju.extensions import db
-from chatju.jobs import EnqueueError, send
+from chatju.jobs import EnqueueError, TaskNames, send
 from chatju.timefmt import iso_utc
 from chatju.webhooks.models import InboxState, WebhookEvent
-from chatju.webhooks.service import PROCESS_TASK
 
 cli = AppGroup("webhooks", help="The webhook inbox.")
 
@@ -58,7 +57,7 @@ def replay(event_id: str | None, failed: bool) -> None:
     db.session.commit()
     try:
         for event in events:
-            send(PROCESS_TASK, (event.id,))
+            send(TaskNames.PROCESS_WEBHOOK, (event.id,))
     except EnqueueError:
         raise click.ClickException("the broker is unreachable; the events stay queued for the beat re-drive") from None
     click.echo(f"replaying {len(events)} event(s): " + ", ".join(str(e.id) for e in events))

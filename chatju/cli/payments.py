@@ -11,8 +11,8 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
-from chatju.background import jobs
-from chatju.errors import APIError
+from chatju import maintenance as jobs
+from chatju.exceptions import DomainError
 from chatju.extensions import db
 from chatju.fulfilment.models import OutboxItem
 from chatju.gateways.models import GatewayCall
@@ -113,7 +113,7 @@ def refund(order_id: str, amount: int | None, reason: str) -> None:
         raise click.BadParameter("1-200 characters", param_hint="--reason")
     try:
         _, created = refunds.request_refund(order_id, amount, reason, actor="operator (cli)")
-    except APIError as error:
+    except DomainError as error:
         raise click.ClickException(f"{error.code}: {error.message}") from None
     if not commit_then_enqueue():
         click.echo("the broker is unreachable: reconciliation will send the refund", err=True)

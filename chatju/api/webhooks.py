@@ -1,0 +1,63 @@
+"""Webhook endpoints: verify what can be verified, store once, answer at once (SPEC §5)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from chatju.api import responses
+from chatju.api.docs import documented
+from chatju.errors import APIError
+from chatju.extensions import limiter
+from chatju.gateways import stripe, toss
+from chatju.gateways.port import WebhookRejectedError
+from chatju.gateways.registry import gateway
+from chatju.observability import metrics
+from chatju.settings import current_settings
+from chatju.webhooks import service
+
+bp = Blueprint("webhooks", __name__, url_prefix="/payment")
+
+
+@bp.post("/toss/webhook")
+@documented(
+    "Toss webhooks: stored once, answered at once",
+    {200: responses.Status},
+    any_json_body=True,
+    tags=("webhooks",),
+    headers={"tosspayments-webhook-transmission-id": "Toss's delivery id"},
+)
+# Per source address, so forged bodies cannot become a flood of calls to Toss; Toss's own
+# published addresses are exempt (its retries of a burst must not be refused).
+@limiter.limit(
+    lambda: current_settings().rate_limit_webhook,
+    exempt_when=lambda: request.remote_addr in current_settings().toss_webhook_ips,
+)
+def toss_webhook() -> tuple[Response, int]:
+    return receive(toss.NAME)
+
+
+@bp.post("/stripe/webhook")
+@documented(
+    "Stripe webhooks: signature verified, stored once, answered at once",
+    {200: responses.Status},
+    any_json_body=True,
+    tags=("webhooks",),
+    headers={"Stripe-Signature": "t=...,v1=..."},
+    required_headers=("Stripe-Signature",),
+)
+@limiter.limit(lambda: current_settings().rate_limit_webhook)
+def stripe_webhook() -> tuple[Response, int]:
+    return receive(stripe.NAME)
+
+
+def receive(provider: str) -> tuple[Response, int]:
+    """Hand the raw delivery to its adapter; store what it recognises and answer 200."""
+    adapter = gateway(provider)
+    try:
+        delivery = adapter.read_webhook(request.get_data(cache=False), request.headers)  # type: ignore[arg-type]
+    except WebhookRejectedError as rejected:
+        if rejected.code == "INVALID_SIGNATURE":
+            metrics.count_signature_failure(provider)
+        raise APIError(400, rejected.code, rejected.message) from None
+    service.receive(provider, delivery)
+    return jsonify(status="ok"), 200

@@ -1,0 +1,1 @@
+"""Operator commands: `flask --app wsgi auth|payments|webhooks ...`."""

@@ -1,0 +1,127 @@
+"""Toss Payments core API (version 2022-11-16): the HTTP client.
+
+https://docs.tosspayments.com/reference — confirm, look up (by paymentKey and by
+orderId) and cancel. Basic auth with the secret key, JSON both ways, errors as
+`{code, message}`; every POST carries an Idempotency-Key that is stable for its
+business operation, so a retry gets the first request's real answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from typing import Any
+
+import requests
+
+from chatju.gateways.port import CONNECT_TIMEOUT_SECONDS, CallRecord, GatewayPayment, Recorder, TransientGatewayError
+from chatju.gateways.toss.errors import error_from
+from chatju.gateways.toss.mapping import redact, to_payment
+
+NAME = "toss"
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One HTTP session (connection pool) per thread, reused for every call."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
+def confirm_key(order_id: str, payment_key: str) -> str:
+    """The Idempotency-Key of one confirm: a new card (paymentKey) is a new operation."""
+    return f"confirm-{order_id}-{payment_key}"
+
+
+class TossClient:
+    def __init__(self, secret_key: str, api_base: str, timeout_seconds: float, recorder: Recorder) -> None:
+        token = base64.b64encode(f"{secret_key}:".encode()).decode()
+        self._auth = f"Basic {token}"
+        self._base = api_base.rstrip("/")
+        self._timeout = (CONNECT_TIMEOUT_SECONDS, timeout_seconds)
+        self._record = recorder
+
+    def confirm(self, payment_key: str, order_id: str, amount: int) -> GatewayPayment:
+        """POST /v1/payments/confirm (https://docs.tosspayments.com/reference#결제-승인)."""
+        body = {"paymentKey": payment_key, "orderId": order_id, "amount": amount}
+        data = self._call("confirm", "POST", "/v1/payments/confirm", order_id, body, confirm_key(order_id, payment_key))
+        return to_payment(data)
+
+    def fetch(self, payment_key: str, order_id: str | None = None) -> GatewayPayment:
+        """GET /v1/payments/{paymentKey}."""
+        return to_payment(self._call("fetch", "GET", f"/v1/payments/{payment_key}", order_id))
+
+    def fetch_by_order(self, order_id: str) -> GatewayPayment:
+        """GET /v1/payments/orders/{orderId}."""
+        return to_payment(self._call("fetch", "GET", f"/v1/payments/orders/{order_id}", order_id))
+
+    def cancel(
+        self, payment_key: str, order_id: str, reason: str, amount: int | None, idempotency_key: str
+    ) -> GatewayPayment:
+        """POST /v1/payments/{paymentKey}/cancel: full without `amount`, else partial."""
+        body: dict[str, Any] = {"cancelReason": reason}
+        if amount is not None:
+            body["cancelAmount"] = amount
+        data = self._call("cancel", "POST", f"/v1/payments/{payment_key}/cancel", order_id, body, idempotency_key)
+        return to_payment(data)
+
+    def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        order_id: str | None,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Authorization": self._auth, "Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        started = time.perf_counter()
+        status: int | None = None
+        data: dict[str, Any] | None = None
+        outcome, error_code = "ok", None
+        try:
+            response = _session().request(method, self._base + path, json=body, headers=headers, timeout=self._timeout)
+            status = response.status_code
+            data = _json(response)
+            if status == 200 and not data.get("paymentKey"):
+                outcome, error_code = "error", "INVALID_RESPONSE"
+                raise TransientGatewayError("INVALID_RESPONSE", "Toss answered 200 without a payment.", status)
+            if status != 200:
+                error = error_from(status, data)
+                outcome, error_code = "error", error.code
+                raise error
+            return data
+        except requests.Timeout:
+            outcome, error_code = "timeout", "TIMEOUT"
+            raise TransientGatewayError("TIMEOUT", "Toss did not answer in time.") from None
+        except requests.RequestException as exc:
+            outcome, error_code = "connection_error", "CONNECTION_ERROR"
+            raise TransientGatewayError("CONNECTION_ERROR", f"Could not reach Toss ({type(exc).__name__}).") from None
+        finally:
+            self._record(
+                CallRecord(
+                    provider=NAME,
+                    operation=operation,
+                    order_id=order_id,
+                    idempotency_key=idempotency_key,
+                    http_status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000),
+                    outcome=outcome,
+                    error_code=error_code,
+                    response=redact(data) if data is not None else None,
+                )
+            )
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

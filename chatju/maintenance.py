@@ -1,0 +1,49 @@
+"""The periodic jobs beat runs (SPEC §6), each made of the steps its domains provide.
+
+reconcile and expire are the payments' own; redrive and prune gather a step from each
+domain that keeps something to re-drive or to forget. Every job holds its lock for the
+run (chatju.periodic), so two beats never do the same work.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chatju.auth.service import prune_links
+from chatju.db import utcnow
+from chatju.fulfilment import maintenance as outbox
+from chatju.gateways.audit import prune_responses
+from chatju.idempotency.service import prune as prune_keys
+from chatju.payments.maintenance import expire, reconcile
+from chatju.periodic import SKIPPED, Counts, job_lock
+from chatju.settings import current_settings
+from chatju.webhooks import maintenance as inbox
+
+__all__ = ["expire", "prune", "reconcile", "redrive"]
+
+
+def redrive() -> Counts:
+    """Enqueue again what a lost task left behind: inbox events and outbox effects."""
+    counts: Counts = {}
+    with job_lock("redrive") as held:
+        if not held:
+            return dict(SKIPPED)
+        cutoff = utcnow() - timedelta(seconds=current_settings().reconcile_after_seconds)
+        inbox.redrive(cutoff, counts)
+        outbox.redrive(cutoff, counts)
+    return counts
+
+
+def prune() -> Counts:
+    """Forget what is no longer needed; keep the rows whose existence is the record."""
+    with job_lock("prune") as held:
+        if not held:
+            return dict(SKIPPED)
+        now = utcnow()
+        retention = now - timedelta(days=current_settings().retention_days)
+        return {
+            "idempotency_keys": prune_keys(now),
+            "magic_links": prune_links(now - timedelta(days=1)),
+            "webhook_bodies": inbox.prune_bodies(retention),
+            "gateway_responses": prune_responses(retention),
+        }

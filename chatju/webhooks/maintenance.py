@@ -1,0 +1,35 @@
+"""The inbox's periodic work: re-drive events a lost task left behind, forget old bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from chatju.extensions import db
+from chatju.jobs import TaskNames, send
+from chatju.periodic import Counts, each, in_batches
+from chatju.webhooks.models import InboxState, WebhookEvent
+
+BATCH = 100
+
+
+def redrive(received_before: datetime, counts: Counts) -> None:
+    """Enqueue again the events still waiting for a worker since before `received_before`."""
+    events = db.session.execute(
+        sa.select(WebhookEvent.id)
+        .where(WebhookEvent.state == InboxState.RECEIVED, WebhookEvent.received_at < received_before)
+        .order_by(WebhookEvent.received_at)
+        .limit(BATCH)
+    ).scalars()
+    each(list(events), lambda event_id: send(TaskNames.PROCESS_WEBHOOK, (event_id,)), counts, "events")
+
+
+def prune_bodies(received_before: datetime) -> int:
+    """Blank the raw bodies and headers of finished events; failed ones keep theirs for a replay."""
+    finished = sa.and_(
+        WebhookEvent.received_at < received_before,
+        WebhookEvent.body.is_not(None),
+        WebhookEvent.state.in_((InboxState.PROCESSED, InboxState.IGNORED)),
+    )
+    return in_batches(WebhookEvent, finished, {"body": None, "headers": None})
