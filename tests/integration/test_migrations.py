@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +13,118 @@ from flask_migrate import downgrade, upgrade
 from chatju import create_app
 from chatju.extensions import db
 from tests.support import services
+
+# The head before provider names stopped being CHECK-listed (VARCHAR(10), 'toss' or 'stripe').
+BEFORE_OPEN_PROVIDERS = "695188b7cc00"
+T0 = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+# One row per table, written the way that revision's schema allows.
+ROWS: dict[str, dict] = {
+    "users": {
+        "id": 1,
+        "email": "ju@example.com",
+        "display_name": "Ju",
+        "is_admin": False,
+        "customer_key": "ck-1",
+        "premium_readings": 3,
+        "created_at": T0,
+        "updated_at": T0,
+    },
+    "magic_links": {"id": 1, "email": "ju@example.com", "token_hash": "a" * 64, "created_at": T0, "expires_at": T0},
+    "payments": {
+        "id": 1,
+        "order_id": "order-1",
+        "user_id": 1,
+        "provider": "toss",
+        "status": "PARTIALLY_REFUNDED",
+        "amount": 5900,
+        "currency": "KRW",
+        "order_name": "Premium reading x3",
+        "refunded_amount": 1000,
+        "payment_key": "tgen_1",
+        "method": "card",
+        "disputed": False,
+        "needs_review": True,
+        "paid_at": T0,
+        "created_at": T0,
+        "updated_at": T0,
+    },
+    "payment_events": {
+        "id": 1,
+        "payment_id": 1,
+        "kind": "transition",
+        "from_status": "PENDING",
+        "to_status": "PAID",
+        "amount": 5900,
+        "source": "api",
+        "detail": {"approvedAt": "2026-12-01T18:30:00+09:00"},
+        "created_at": T0,
+    },
+    "refunds": {
+        "id": 1,
+        "refund_id": "rf-1",
+        "payment_id": 1,
+        "amount": 1000,
+        "currency": "KRW",
+        "reason": "changed mind",
+        "status": "succeeded",
+        "source": "api",
+        "created_at": T0,
+        "updated_at": T0,
+    },
+    "webhook_events": {
+        "id": 1,
+        "provider": "stripe",
+        "event_id": "evt_1",
+        "event_type": "payment_intent.succeeded",
+        "body": "{}",
+        "headers": {"Stripe-Signature": "t=1,v1=x"},
+        "state": "processed",
+        "attempts": 1,
+        "deliveries": 2,
+        "received_at": T0,
+    },
+    "gateway_calls": {
+        "id": 1,
+        "provider": "stripe",
+        "operation": "create_intent",
+        "order_id": "order-2",
+        "http_status": 200,
+        "duration_ms": 120,
+        "outcome": "ok",
+        "response": {"status": "requires_payment_method"},
+        "created_at": T0,
+    },
+    "idempotency_keys": {
+        "id": 1,
+        "user_id": 1,
+        "route": "payments.create",
+        "key": "idem-1",
+        "request_hash": "b" * 64,
+        "state": "completed",
+        "response_status": 201,
+        "response_body": {"orderId": "order-1"},
+        "created_at": T0,
+    },
+    "entitlements": {
+        "id": 1,
+        "user_id": 1,
+        "payment_id": 1,
+        "product_id": "premium-3",
+        "quantity": 3,
+        "status": "granted",
+        "granted_at": T0,
+    },
+    "outbox": {
+        "id": 1,
+        "payment_id": 1,
+        "effect": "grant_entitlement",
+        "state": "done",
+        "attempts": 1,
+        "payload": {"productId": "premium-3"},
+        "created_at": T0,
+        "done_at": T0,
+    },
+}
 
 
 def table_names() -> set[str]:
@@ -20,6 +135,63 @@ def schema_diff() -> list:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(context, db.metadata)
+
+
+def reflected_tables() -> sa.MetaData:
+    metadata = sa.MetaData()
+    metadata.reflect(db.engine)
+    return metadata
+
+
+def seed_every_table() -> None:
+    """Insert ROWS through the reflected schema: the models describe the head, not this revision."""
+    tables = reflected_tables()
+    assert set(ROWS) == set(tables.tables) - {"alembic_version"}
+    with db.engine.begin() as conn:
+        for table in tables.sorted_tables:
+            if table.name in ROWS:
+                conn.execute(sa.insert(table).values(ROWS[table.name]))
+
+
+def as_utc(value: object) -> object:
+    """SQLite keeps no zone, so its datetimes come back naive."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def stored_rows() -> dict[str, dict]:
+    tables = reflected_tables().tables
+    with db.engine.connect() as conn:
+        found = {name: conn.execute(sa.select(tables[name])).mappings().all() for name in ROWS}
+    assert all(len(rows) == 1 for rows in found.values()), found
+    return {name: {key: as_utc(rows[0][key]) for key in ROWS[name]} for name, rows in found.items()}
+
+
+def insert_payment(provider: str) -> None:
+    payments = reflected_tables().tables["payments"]
+    row = {**ROWS["payments"], "id": 2, "order_id": "order-2", "payment_key": None, "provider": provider}
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(payments).values(row))
+
+
+def test_rows_survive_open_provider_names_on_postgresql(test_env, pg_database):
+    url = services.create_database("upgrade")
+    try:
+        app = create_app({**test_env, "DATABASE_URL": url})
+        with app.app_context():
+            upgrade(revision=BEFORE_OPEN_PROVIDERS)
+            seed_every_table()
+            with pytest.raises(sa.exc.IntegrityError):
+                insert_payment("fake")
+
+            upgrade()
+            assert stored_rows() == ROWS
+            assert schema_diff() == []
+            insert_payment("fake")
+            db.engine.dispose()
+    finally:
+        services.drop_database(url)
 
 
 def test_models_and_migrations_agree_and_round_trip_on_postgresql(test_env, pg_database):
@@ -50,6 +222,28 @@ def test_migrations_run_on_sqlite(test_env, tmp_path):
         assert {table.name for table in db.metadata.sorted_tables} <= table_names()
         downgrade(revision="base")
         assert table_names() == {"alembic_version"}
+        db.engine.dispose()
+
+
+def sqlite_indexes_of(table: str) -> set[str]:
+    query = sa.text("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :table AND sql IS NOT NULL")
+    with db.engine.connect() as conn:
+        return set(conn.execute(query, {"table": table}).scalars())
+
+
+def test_rows_survive_open_provider_names_on_sqlite(test_env, tmp_path):
+    app = create_app({**test_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite'}"})
+    with app.app_context():
+        upgrade(revision=BEFORE_OPEN_PROVIDERS)
+        seed_every_table()
+        with pytest.raises(sa.exc.IntegrityError):
+            insert_payment("fake")
+        indexes = sqlite_indexes_of("payments")
+
+        upgrade()  # SQLite rebuilds payments, webhook_events and gateway_calls
+        assert stored_rows() == ROWS
+        assert sqlite_indexes_of("payments") == indexes
+        insert_payment("fake")
         db.engine.dispose()
 
 
