@@ -1,4 +1,5 @@
-# One image for web, worker and beat; the command picks the process.
+# One image for web, worker and beat; the command picks the process. It holds the
+# runtime only: requirements.txt, and no sandbox, tests or benchmarks (.dockerignore).
 # CHATJU_ENV is not set here: docker-compose.yml (or the deployment) sets it.
 FROM python:3.11-slim
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from chatju import create_app
-from chatju.config import SANDBOX_STRIPE_PUBLISHABLE_KEY
+from sandbox.config import SANDBOX_STRIPE_PUBLISHABLE_KEY
 
 PAGES = [
     "/demo/",

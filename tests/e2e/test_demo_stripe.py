@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from flask import Flask
 from playwright.sync_api import Page, Route, expect
 
-from chatju.config import SANDBOX_STRIPE_PUBLISHABLE_KEY
 from chatju.extensions import db
 from chatju.payments.models import Payment
+from sandbox.config import SANDBOX_STRIPE_PUBLISHABLE_KEY
 from tests.e2e.test_demo_browser import api_payment, query_of, sign_in
 from tests.support.live import LiveServer
 from tests.support.sandbox import SandboxProcess

@@ -13,7 +13,6 @@ import stripe as stripe_sdk
 from stripe.params import PaymentIntentCreateParams
 from stripe.params._payment_intent_create_params import PaymentIntentCreateParamsAutomaticPaymentMethods
 
-from chatju.config import SANDBOX_STRIPE_WEBHOOK_SECRET
 from chatju.extensions import db
 from chatju.gateways.models import GatewayCall
 from chatju.gateways.port import CallRecord
@@ -21,6 +20,7 @@ from chatju.gateways.stripe.client import StripeApi
 from chatju.gateways.stripe.mapping import intent_params
 from chatju.payments.models import Payment, PaymentEvent
 from chatju.states import LedgerKind
+from sandbox.config import SANDBOX_STRIPE_WEBHOOK_SECRET
 from tests.support.live import free_port
 from tests.support.shopper import wait_until
 from tests.support.stripe import StripeShopper, intent_event, sandbox_intent, sandbox_intents, signed

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from chatju.config import (
+from sandbox.config import (
     SANDBOX_STRIPE_PUBLISHABLE_KEY,
     SANDBOX_STRIPE_SECRET_KEY,
     SANDBOX_STRIPE_WEBHOOK_SECRET,
@@ -38,7 +38,7 @@ class SandboxError(AssertionError):
 
 
 class SandboxProcess:
-    """`python -m chatju.sandbox` on a free port of 127.0.0.1, logging to `log_path`.
+    """`python -m sandbox` on a free port of 127.0.0.1, logging to `log_path`.
 
     `env` is added to the process environment; the Toss and Stripe keys default to the
     sandbox's own, e.g. `{"SANDBOX_TOSS_WEBHOOK_URL": ..., "SANDBOX_STRIPE_WEBHOOK_URL": ...,
@@ -96,7 +96,7 @@ class SandboxProcess:
     def start(self) -> SandboxProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "chatju.sandbox"],
+                [sys.executable, "-m", "sandbox"],
                 cwd=ROOT,
                 env={**os.environ, **self.env},
                 stdout=log,

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 import stripe
 
-from chatju.config import SANDBOX_STRIPE_WEBHOOK_SECRET
 from chatju.extensions import db
 from chatju.webhooks.models import WebhookEvent
+from sandbox.config import SANDBOX_STRIPE_WEBHOOK_SECRET
 from tests.support.shopper import Shopper
 
 

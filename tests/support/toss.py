@@ -8,9 +8,9 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from chatju.config import SANDBOX_TOSS_SECRET_KEY
 from chatju.extensions import db
 from chatju.webhooks.models import WebhookEvent
+from sandbox.config import SANDBOX_TOSS_SECRET_KEY
 from tests.support.shopper import Shopper
 
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatju.config import (
-    SANDBOX_STRIPE_SECRET_KEY,
-    SANDBOX_TOSS_CLIENT_KEY,
-    SANDBOX_TOSS_SECRET_KEY,
-    ConfigError,
-    Settings,
-)
+from chatju.config import ConfigError, Settings
+from sandbox.config import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_TOSS_CLIENT_KEY, SANDBOX_TOSS_SECRET_KEY
 
 GOOD_PRODUCTION = {
     "CHATJU_ENV": "production",
