@@ -8,67 +8,85 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal, Self, get_args
 
-ENVIRONMENTS = ("development", "test", "production")
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+ENVIRONMENTS = get_args(Environment)
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 
-# Keys of the bundled gateway sandbox: fine on a laptop, refused in production.
-SANDBOX_TOSS_CLIENT_KEY = "test_ck_chatjuSandboxClientKey0000"
-SANDBOX_TOSS_SECRET_KEY = "test_sk_chatjuSandboxSecretKey0000"  # noqa: S105 (public sandbox key)
-SANDBOX_STRIPE_SECRET_KEY = "sk_test_chatjuSandboxSecretKey0000"  # noqa: S105 (public sandbox key)
-SANDBOX_STRIPE_PUBLISHABLE_KEY = "pk_test_chatjuSandboxPublishableKey0"
-SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_chatjuSandboxWebhookSecret000"  # noqa: S105 (public sandbox key)
-SANDBOX_KEYS = frozenset(
+# Keys built in for development and tests (the local gateway sandbox accepts them); production refuses them.
+DEVELOPMENT_TOSS_CLIENT_KEY = "test_ck_chatjuSandboxClientKey0000"
+DEVELOPMENT_TOSS_SECRET_KEY = "test_sk_chatjuSandboxSecretKey0000"  # noqa: S105 (public development key)
+DEVELOPMENT_STRIPE_SECRET_KEY = "sk_test_chatjuSandboxSecretKey0000"  # noqa: S105 (public development key)
+DEVELOPMENT_STRIPE_PUBLISHABLE_KEY = "pk_test_chatjuSandboxPublishableKey0"
+DEVELOPMENT_STRIPE_WEBHOOK_SECRET = "whsec_chatjuSandboxWebhookSecret000"  # noqa: S105 (public development key)
+DEVELOPMENT_KEYS = frozenset(
     {
-        SANDBOX_TOSS_CLIENT_KEY,
-        SANDBOX_TOSS_SECRET_KEY,
-        SANDBOX_STRIPE_SECRET_KEY,
-        SANDBOX_STRIPE_PUBLISHABLE_KEY,
-        SANDBOX_STRIPE_WEBHOOK_SECRET,
+        DEVELOPMENT_TOSS_CLIENT_KEY,
+        DEVELOPMENT_TOSS_SECRET_KEY,
+        DEVELOPMENT_STRIPE_SECRET_KEY,
+        DEVELOPMENT_STRIPE_PUBLISHABLE_KEY,
+        DEVELOPMENT_STRIPE_WEBHOOK_SECRET,
     }
 )
 TOSS_KEYS = ("TOSS_CLIENT_KEY", "TOSS_SECRET_KEY")
 STRIPE_KEYS = ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
 MIN_JWT_SECRET_LENGTH = 32
-DEFAULT_STRIPE_CURRENCIES = "USD,EUR,GBP,JPY,KRW,CAD,AUD,SGD,HKD,CHF"
-DEFAULT_MAX_AMOUNTS = (
-    "KRW=1000000,USD=100000,EUR=100000,GBP=100000,JPY=150000,CAD=130000,AUD=150000,SGD=130000,HKD=780000,CHF=90000"
-)
+DEFAULT_STRIPE_CURRENCIES = frozenset({"USD", "EUR", "GBP", "JPY", "KRW", "CAD", "AUD", "SGD", "HKD", "CHF"})
+DEFAULT_MAX_AMOUNTS = {
+    "KRW": 1_000_000,
+    "USD": 100_000,
+    "EUR": 100_000,
+    "GBP": 100_000,
+    "JPY": 150_000,
+    "CAD": 130_000,
+    "AUD": 150_000,
+    "SGD": 130_000,
+    "HKD": 780_000,
+    "CHF": 90_000,
+}
 # Where Toss sends webhooks from (reference/toss.md §1, the security page).
-TOSS_WEBHOOK_IPS = "13.124.18.147,13.124.108.35,3.36.173.151,3.38.81.32"
+TOSS_WEBHOOK_IPS = frozenset({"13.124.18.147", "13.124.108.35", "3.36.173.151", "3.38.81.32"})
 
 
 class ConfigError(Exception):
     """The configuration cannot run: the message is one line naming what is wrong."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
+def _items(raw: object) -> object:
+    """`a, b,c` from the environment as ["a", "b", "c"]; a default passes through."""
+    return [item.strip() for item in raw.split(",") if item.strip()] if isinstance(raw, str) else raw
 
 
-def _prices(env: Mapping[str, str], name: str, default: str) -> dict[str, int]:
-    """Parse `KRW=13000,USD=1000` into {"KRW": 13000, "USD": 1000}."""
-    raw = env.get(name, "").strip() or default
+def _prices(raw: object) -> object:
+    """`KRW=13000,USD=1000` from the environment as {"KRW": 13000, "USD": 1000}; a default passes through."""
+    if not isinstance(raw, str):
+        return raw
     prices: dict[str, int] = {}
     for item in raw.split(","):
         currency, _, amount = item.strip().partition("=")
-        if len(currency) != 3 or not currency.isalpha() or not amount.isdigit() or int(amount) <= 0:
-            raise ConfigError(f"{name} must look like KRW=13000,USD=1000, got {raw!r}")
+        if len(currency) != 3 or not currency.isalpha() or not amount.isdecimal() or int(amount) <= 0:
+            raise ValueError(f"must look like KRW=13000,USD=1000, got {raw!r}")
         prices[currency.upper()] = int(amount)
     return prices
+
+
+Positive = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[int, Field(ge=0)]
+BaseUrl = Annotated[str, AfterValidator(lambda url: url.rstrip("/"))]
+Prices = Annotated[dict[str, int], BeforeValidator(_prices)]
+Currencies = Annotated[
+    frozenset[str], BeforeValidator(_items), AfterValidator(lambda cs: frozenset(c.upper() for c in cs))
+]
+Addresses = Annotated[frozenset[str], BeforeValidator(_items)]
 
 
 def _dev_jwt_secret(instance_dir: Path) -> str:
@@ -91,54 +109,100 @@ def _dev_jwt_secret(instance_dir: Path) -> str:
     return path.read_text().strip()
 
 
-@dataclass(frozen=True)
-class Settings:
-    env: str
-    instance_dir: Path
-    database_url: str
-    redis_url: str | None
-    redis_key_prefix: str
-    celery_queue: str
-    broker_url: str
-    result_backend: str
-    jwt_secret_key: str
-    jwt_secret_generated: bool
-    access_token_seconds: int
-    refresh_token_seconds: int
-    magic_link_seconds: int
-    frontend_url: str
-    mail_url: str | None
-    mail_from: str
-    mail_dir: Path
-    max_request_bytes: int
-    rate_limit_magic_link: str
-    rate_limit_auth: str
-    rate_limit_default: str
-    product_prices: dict[str, int]
-    max_amounts: dict[str, int]
-    stripe_currencies: frozenset[str]
-    rate_limit_payment: str
-    rate_limit_webhook: str
-    trusted_proxy_hops: int
-    toss_webhook_ips: frozenset[str]
-    toss_client_key: str
-    toss_secret_key: str
-    toss_api_base: str
-    stripe_secret_key: str
-    stripe_publishable_key: str
-    stripe_webhook_secret: str
-    stripe_api_base: str
-    sandbox_port: int
-    gateway_timeout_seconds: int
-    gateway_max_retries: int
-    gateway_retry_backoff_seconds: int
-    payment_sync_wait_seconds: int
-    pending_order_ttl_seconds: int
-    reconcile_interval_seconds: int
-    reconcile_after_seconds: int
-    retention_days: int
-    log_level: str
-    provided: frozenset[str] = field(default_factory=frozenset)
+# Defaults that depend on the mode; `data` holds the fields declared above them.
+
+
+def _jwt_secret_default(data: dict[str, Any]) -> str:
+    return "" if data["env"] == "production" else _dev_jwt_secret(data["instance_dir"])
+
+
+def _key_default(development_key: str) -> Callable[[dict[str, Any]], str]:
+    """Production has no default key: it must be given one."""
+    return lambda data: "" if data["env"] == "production" else development_key
+
+
+def _api_base_default(live: str, path: str) -> Callable[[dict[str, Any]], str]:
+    """The real gateway in production, the development gateway (the local sandbox) elsewhere."""
+    return lambda data: live if data["env"] == "production" else data["development_gateway_url"] + path
+
+
+class Settings(BaseSettings):
+    """Every setting, read from the environment variable of its name in capitals unless aliased."""
+
+    model_config = SettingsConfigDict(alias_generator=str.upper, case_sensitive=True, extra="ignore", frozen=True)
+
+    env: Environment = Field("development", alias="CHATJU_ENV")
+    instance_dir: Path = Field(INSTANCE_DIR, alias="CHATJU_INSTANCE_DIR")
+    # Where the gateways answer outside production: the origin of the default API bases below.
+    development_gateway_url: BaseUrl = Field("http://127.0.0.1:8081", alias="SANDBOX_URL")
+    database_url: str = Field(default_factory=lambda data: f"sqlite:///{data['instance_dir'] / 'chatju.sqlite'}")
+    redis_url: str | None = None
+    redis_key_prefix: str = "chatju:"
+    celery_queue: str = "chatju"
+    jwt_secret_key: str = Field(default_factory=_jwt_secret_default)
+    access_token_seconds: Positive = Field(900, alias="ACCESS_TOKEN_EXPIRES_SECONDS")
+    refresh_token_seconds: Positive = Field(30 * 86400, alias="REFRESH_TOKEN_EXPIRES_SECONDS")
+    magic_link_seconds: Positive = Field(900, alias="MAGIC_LINK_EXPIRES_SECONDS")
+    frontend_url: BaseUrl = "http://127.0.0.1:8000/demo"
+    mail_url: str | None = None
+    mail_from: str = "ChatJu <no-reply@chatju.app>"
+    max_request_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    rate_limit_magic_link: str = "5 per minute;30 per hour"
+    rate_limit_auth: str = "30 per minute"
+    rate_limit_default: str = "300 per minute"
+    rate_limit_payment: str = "30 per minute"
+    rate_limit_webhook: str = "300 per minute"
+    product_prices: Prices = Field({"KRW": 13000, "USD": 1000}, alias="PREMIUM_READING_PRICES")
+    max_amounts: Prices = Field(DEFAULT_MAX_AMOUNTS, alias="PAYMENT_MAX_AMOUNTS")
+    stripe_currencies: Currencies = DEFAULT_STRIPE_CURRENCIES
+    trusted_proxy_hops: NonNegative = 0
+    toss_webhook_ips: Addresses = TOSS_WEBHOOK_IPS
+    toss_client_key: str = Field(default_factory=_key_default(DEVELOPMENT_TOSS_CLIENT_KEY))
+    toss_secret_key: str = Field(default_factory=_key_default(DEVELOPMENT_TOSS_SECRET_KEY))
+    toss_api_base: BaseUrl = Field(default_factory=_api_base_default("https://api.tosspayments.com", "/toss"))
+    stripe_secret_key: str = Field(default_factory=_key_default(DEVELOPMENT_STRIPE_SECRET_KEY))
+    stripe_publishable_key: str = Field(default_factory=_key_default(DEVELOPMENT_STRIPE_PUBLISHABLE_KEY))
+    stripe_webhook_secret: str = Field(default_factory=_key_default(DEVELOPMENT_STRIPE_WEBHOOK_SECRET))
+    stripe_api_base: BaseUrl = Field(default_factory=_api_base_default("https://api.stripe.com", "/stripe"))
+    gateway_timeout_seconds: Positive = 30
+    gateway_max_retries: NonNegative = 5
+    gateway_retry_backoff_seconds: NonNegative = 2
+    payment_sync_wait_seconds: NonNegative = 5
+    pending_order_ttl_seconds: Positive = 2700
+    reconcile_interval_seconds: Positive = 60
+    reconcile_after_seconds: Positive = 120
+    retention_days: Positive = 90
+    log_level: Annotated[str, AfterValidator(str.upper)] = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `environ` (default: the process environment); a blank value means the default."""
+        env = os.environ if environ is None else environ
+        given: dict[str, Any] = {name: value.strip() for name, value in env.items() if value.strip()}
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            # A factory default left uncomputed only echoes an error already named.
+            named = [error for error in exc.errors() if error["type"] != "default_factory_not_called"]
+            raise ConfigError("; ".join(map(_explain, named))) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read only what `from_env` hands in (the process's environment or a test's): no other source."""
+        return (init_settings,)
+
+    @property
+    def provided(self) -> frozenset[str]:
+        """The variables the environment set (every other setting holds its default)."""
+        fields = type(self).model_fields
+        return frozenset(fields[name].alias or name for name in self.model_fields_set)
 
     @property
     def is_production(self) -> bool:
@@ -148,95 +212,42 @@ class Settings:
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = dict(os.environ if environ is None else environ)
-        mode = env.get("CHATJU_ENV", "").strip() or "development"
-        if mode not in ENVIRONMENTS:
-            raise ConfigError(f"CHATJU_ENV must be one of {', '.join(ENVIRONMENTS)}, got {mode!r}")
-        instance_dir = Path(env.get("CHATJU_INSTANCE_DIR") or INSTANCE_DIR)
-        provided = frozenset(name for name, value in env.items() if value.strip())
+    @property
+    def jwt_secret_generated(self) -> bool:
+        return not self.is_production and "JWT_SECRET_KEY" not in self.provided
 
-        redis_url = env.get("REDIS_URL", "").strip() or None
-        prefix = env.get("REDIS_KEY_PREFIX", "").strip() or "chatju:"
-        if redis_url:
-            broker_url, result_backend = redis_url, redis_url
-        else:
-            broker_url = f"sqla+sqlite:///{instance_dir / 'celery-broker.sqlite'}"
-            result_backend = f"db+sqlite:///{instance_dir / 'celery-results.sqlite'}"
+    @property
+    def broker_url(self) -> str:
+        """Redis when configured, else the embedded broker (kombu's SQLAlchemy transport on SQLite)."""
+        return self.redis_url or f"sqla+sqlite:///{self.instance_dir / 'celery-broker.sqlite'}"
 
-        jwt_secret = env.get("JWT_SECRET_KEY", "").strip()
-        generated = not jwt_secret and mode != "production"
-        if generated:
-            jwt_secret = _dev_jwt_secret(instance_dir)
+    @property
+    def result_backend(self) -> str:
+        return self.redis_url or f"db+sqlite:///{self.instance_dir / 'celery-results.sqlite'}"
 
-        sandbox_port = _int(env, "SANDBOX_PORT", 8081, minimum=1)
-        sandbox_base = (env.get("SANDBOX_URL", "").strip() or f"http://127.0.0.1:{sandbox_port}").rstrip("/")
-        live = mode == "production"
-        return cls(
-            env=mode,
-            instance_dir=instance_dir,
-            database_url=env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance_dir / 'chatju.sqlite'}",
-            redis_url=redis_url,
-            redis_key_prefix=prefix,
-            celery_queue=env.get("CELERY_QUEUE", "").strip() or "chatju",
-            broker_url=broker_url,
-            result_backend=result_backend,
-            jwt_secret_key=jwt_secret,
-            jwt_secret_generated=generated,
-            access_token_seconds=_int(env, "ACCESS_TOKEN_EXPIRES_SECONDS", 900, minimum=1),
-            refresh_token_seconds=_int(env, "REFRESH_TOKEN_EXPIRES_SECONDS", 30 * 86400, minimum=1),
-            magic_link_seconds=_int(env, "MAGIC_LINK_EXPIRES_SECONDS", 900, minimum=1),
-            frontend_url=(env.get("FRONTEND_URL", "").strip() or "http://127.0.0.1:8000/demo").rstrip("/"),
-            mail_url=env.get("MAIL_URL", "").strip() or None,
-            mail_from=env.get("MAIL_FROM", "").strip() or "ChatJu <no-reply@chatju.app>",
-            mail_dir=instance_dir / "mail",
-            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024, minimum=1024),
-            rate_limit_magic_link=env.get("RATE_LIMIT_MAGIC_LINK", "").strip() or "5 per minute;30 per hour",
-            rate_limit_auth=env.get("RATE_LIMIT_AUTH", "").strip() or "30 per minute",
-            rate_limit_default=env.get("RATE_LIMIT_DEFAULT", "").strip() or "300 per minute",
-            product_prices=_prices(env, "PREMIUM_READING_PRICES", "KRW=13000,USD=1000"),
-            max_amounts=_prices(env, "PAYMENT_MAX_AMOUNTS", DEFAULT_MAX_AMOUNTS),
-            stripe_currencies=frozenset(
-                c.strip().upper()
-                for c in (env.get("STRIPE_CURRENCIES", "").strip() or DEFAULT_STRIPE_CURRENCIES).split(",")
-                if c.strip()
-            ),
-            rate_limit_payment=env.get("RATE_LIMIT_PAYMENT", "").strip() or "30 per minute",
-            rate_limit_webhook=env.get("RATE_LIMIT_WEBHOOK", "").strip() or "300 per minute",
-            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
-            toss_webhook_ips=frozenset(
-                ip.strip()
-                for ip in (env.get("TOSS_WEBHOOK_IPS", "").strip() or TOSS_WEBHOOK_IPS).split(",")
-                if ip.strip()
-            ),
-            toss_client_key=env.get("TOSS_CLIENT_KEY", "").strip() or ("" if live else SANDBOX_TOSS_CLIENT_KEY),
-            toss_secret_key=env.get("TOSS_SECRET_KEY", "").strip() or ("" if live else SANDBOX_TOSS_SECRET_KEY),
-            toss_api_base=(
-                env.get("TOSS_API_BASE", "").strip()
-                or ("https://api.tosspayments.com" if live else f"{sandbox_base}/toss")
-            ).rstrip("/"),
-            stripe_secret_key=env.get("STRIPE_SECRET_KEY", "").strip() or ("" if live else SANDBOX_STRIPE_SECRET_KEY),
-            stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", "").strip()
-            or ("" if live else SANDBOX_STRIPE_PUBLISHABLE_KEY),
-            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", "").strip()
-            or ("" if live else SANDBOX_STRIPE_WEBHOOK_SECRET),
-            stripe_api_base=(
-                env.get("STRIPE_API_BASE", "").strip()
-                or ("https://api.stripe.com" if live else f"{sandbox_base}/stripe")
-            ).rstrip("/"),
-            sandbox_port=sandbox_port,
-            gateway_timeout_seconds=_int(env, "GATEWAY_TIMEOUT_SECONDS", 30, minimum=1),
-            gateway_max_retries=_int(env, "GATEWAY_MAX_RETRIES", 5),
-            gateway_retry_backoff_seconds=_int(env, "GATEWAY_RETRY_BACKOFF_SECONDS", 2),
-            payment_sync_wait_seconds=_int(env, "PAYMENT_SYNC_WAIT_SECONDS", 5),
-            pending_order_ttl_seconds=_int(env, "PENDING_ORDER_TTL_SECONDS", 2700, minimum=1),
-            reconcile_interval_seconds=_int(env, "RECONCILE_INTERVAL_SECONDS", 60, minimum=1),
-            reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 120, minimum=1),
-            retention_days=_int(env, "RETENTION_DAYS", 90, minimum=1),
-            log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
-            provided=provided,
-        )
+    @property
+    def mail_dir(self) -> Path:
+        return self.instance_dir / "mail"
+
+    @property
+    def toss_enabled(self) -> bool:
+        return bool(self.toss_secret_key and self.toss_client_key)
+
+    @property
+    def stripe_enabled(self) -> bool:
+        return bool(self.stripe_secret_key and self.stripe_publishable_key and self.stripe_webhook_secret)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        """The production guard runs whenever settings are built, so no entry point can skip it."""
+        return self.validate()
+
+    def validate(self) -> Self:  # type: ignore[override]  # pydantic's is a deprecated alias of model_validate
+        """Raise ConfigError with one line naming every problem; return self when fine."""
+        found = self.problems()
+        if found:
+            raise ConfigError("refusing to start in production: " + "; ".join(found))
+        return self
 
     def problems(self) -> list[str]:
         """What stops this configuration from running in production (empty elsewhere)."""
@@ -271,25 +282,26 @@ class Settings:
                 found.append(f"{name} is half-configured: {', '.join(missing)} missing")
         if not enabled:
             found.append("no gateway is configured: set the TOSS_* or STRIPE_* keys")
-        sandbox = [name for name in TOSS_KEYS + STRIPE_KEYS if getattr(self, name.lower()) in SANDBOX_KEYS]
-        if sandbox:
-            found.append(f"{', '.join(sandbox)} hold the sandbox's built-in keys")
+        built_in = [name for name in TOSS_KEYS + STRIPE_KEYS if getattr(self, name.lower()) in DEVELOPMENT_KEYS]
+        if built_in:
+            found.append(f"{', '.join(built_in)} hold the sandbox's built-in keys")
         return found
 
-    @property
-    def toss_enabled(self) -> bool:
-        return bool(self.toss_secret_key and self.toss_client_key)
 
-    @property
-    def stripe_enabled(self) -> bool:
-        return bool(self.stripe_secret_key and self.stripe_publishable_key and self.stripe_webhook_secret)
-
-    def validate(self) -> Settings:
-        """Raise ConfigError with one line naming every problem; return self when fine."""
-        found = self.problems()
-        if found:
-            raise ConfigError("refusing to start in production: " + "; ".join(found))
-        return self
+def _explain(error: ErrorDetails) -> str:
+    """One validation error in the variable's words: `NAME must ..., got ...`."""
+    name, given, context = error["loc"][0], error["input"], error.get("ctx", {})
+    match error["type"]:
+        case "int_parsing":
+            return f"{name} must be an integer, got {given!r}"
+        case "greater_than_equal":
+            return f"{name} must be at least {context['ge']}, got {given}"
+        case "literal_error":  # CHATJU_ENV is the one Literal
+            return f"{name} must be one of {', '.join(ENVIRONMENTS)}, got {given!r}"
+        case "value_error":
+            return f"{name} {context['error']}"
+        case _:
+            return f"{name}: {error['msg']}"
 
 
 def load_dotenv_for_development() -> None:
@@ -303,8 +315,6 @@ def load_dotenv_for_development() -> None:
 
 def settings_or_exit() -> Settings:
     """Settings for a process entry point: one clear line and exit status 2 when unusable."""
-    import sys
-
     load_dotenv_for_development()
     try:
         return Settings.from_env().validate()

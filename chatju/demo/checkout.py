@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatju.config import SANDBOX_STRIPE_PUBLISHABLE_KEY, SANDBOX_TOSS_CLIENT_KEY, Settings
+from chatju.config import DEVELOPMENT_STRIPE_PUBLISHABLE_KEY, DEVELOPMENT_TOSS_CLIENT_KEY, Settings
 
 # Toss's v2 standard SDK (https://docs.tosspayments.com/sdk/v2/js) is served from this origin;
 # the payment window it opens, and the calls it makes, are on Toss's other hosts.
@@ -23,14 +23,14 @@ STRIPE_API = "https://api.stripe.com"
 
 def toss_checkout(settings: Settings) -> dict[str, Any]:
     """The sandbox's hosted checkout with the sandbox's key, else Toss's payment window."""
-    if settings.toss_client_key == SANDBOX_TOSS_CLIENT_KEY:
+    if settings.toss_client_key == DEVELOPMENT_TOSS_CLIENT_KEY:
         return {"mode": "sandbox", "url": f"{settings.toss_api_base}/checkout"}
     return {"mode": "toss"}
 
 
 def stripe_checkout(settings: Settings) -> dict[str, Any]:
     """The sandbox's hosted card page with the sandbox's key, else Stripe Elements."""
-    if settings.stripe_publishable_key == SANDBOX_STRIPE_PUBLISHABLE_KEY:
+    if settings.stripe_publishable_key == DEVELOPMENT_STRIPE_PUBLISHABLE_KEY:
         return {"mode": "sandbox", "url": f"{settings.stripe_api_base}/pay"}
     return {"mode": "stripe"}
 

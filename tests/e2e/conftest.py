@@ -8,7 +8,6 @@ shares the session's database, broker, worker and sandbox; the session's
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,7 +71,7 @@ def demo_settings(demo_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[
 
     def change(**values: Any) -> None:
         settings = demo_app.extensions["chatju.settings"]
-        monkeypatch.setitem(demo_app.extensions, "chatju.settings", dataclasses.replace(settings, **values))
+        monkeypatch.setitem(demo_app.extensions, "chatju.settings", settings.model_copy(update=values))
 
     return change
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
@@ -97,7 +96,7 @@ def test_static_files_are_served(client):
 def production_app(test_env) -> Flask:
     """The test app with production's settings, past the start-up guard (which needs real keys)."""
     app = create_app(test_env)
-    app.extensions["chatju.settings"] = dataclasses.replace(app.extensions["chatju.settings"], env="production")
+    app.extensions["chatju.settings"] = app.extensions["chatju.settings"].model_copy(update={"env": "production"})
     return app
 
 
