@@ -1,10 +1,10 @@
 """Every model, imported in one place so the metadata (and Alembic) sees them all."""
 
 from chatju.auth.models import MagicLink, User
-from chatju.fulfilment.models import Entitlement, OutboxItem
+from chatju.fulfilment.models import Entitlement
 from chatju.gateways.models import GatewayCall
 from chatju.idempotency.models import IdempotencyKey
-from chatju.payments.models import Payment, PaymentEvent, Refund
+from chatju.payments.models import OutboxItem, Payment, PaymentEvent, Refund
 from chatju.webhooks.models import WebhookEvent
 
 __all__ = [

@@ -7,8 +7,9 @@ import logging
 from celery import Task
 
 from chatju.extensions import db
-from chatju.fulfilment import effects, outbox
+from chatju.fulfilment import effects
 from chatju.jobs import TaskNames, retry_countdown
+from chatju.payments import outbox
 from chatju.settings import current_settings
 from chatju.webhooks.service import describe
 from tasks import app

@@ -14,11 +14,10 @@ from flask.cli import AppGroup
 from chatju import maintenance as jobs
 from chatju.exceptions import DomainError
 from chatju.extensions import db
-from chatju.fulfilment.models import OutboxItem
 from chatju.gateways.models import GatewayCall
 from chatju.jobs import commit_then_enqueue
 from chatju.payments import refunds
-from chatju.payments.models import Payment, PaymentEvent, Refund, RefundStatus
+from chatju.payments.models import OutboxItem, Payment, PaymentEvent, Refund, RefundStatus
 from chatju.payments.schemas import payment_json
 from chatju.timefmt import iso_utc
 from chatju.webhooks.models import WebhookEvent

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from chatju.auth.models import User
 from chatju.db import insert_for, utcnow
 from chatju.extensions import db
-from chatju.fulfilment import outbox
-from chatju.fulfilment.models import Effect, Entitlement, EntitlementStatus, OutboxState
+from chatju.fulfilment.models import Entitlement, EntitlementStatus
 from chatju.mail import Mail, send_mail
+from chatju.payments import outbox
 from chatju.payments.catalogue import PREMIUM_READING
-from chatju.payments.models import Payment
+from chatju.payments.models import Effect, OutboxState, Payment
 from chatju.payments.money import format_amount
 from chatju.settings import current_settings
 from chatju.states import PaymentStatus

@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from chatju.extensions import db
-from chatju.fulfilment.models import OutboxItem, OutboxState
 from chatju.jobs import TaskNames, send
+from chatju.payments.models import OutboxItem, OutboxState
 from chatju.periodic import Counts, each
 
 BATCH = 100

@@ -1,4 +1,4 @@
-"""Payments, their append-only ledger, and their refunds."""
+"""Payments, their append-only ledger, their refunds, and the outbox of their side effects."""
 
 from __future__ import annotations
 
@@ -118,3 +118,35 @@ class Refund(TimestampMixin, db.Model):
     gateway_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     failure_code: Mapped[str | None] = mapped_column(sa.String(100))
     failure_message: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class Effect(enum.StrEnum):
+    GRANT = "grant_entitlement"
+    RECEIPT = "receipt_mail"
+    REVOKE = "revoke_entitlement"
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboxItem(db.Model):
+    """A side effect of a status change, written in the same transaction, delivered by a task."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("payment_id", "effect"),
+        sa.Index("ix_outbox_state_created", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id", ondelete="RESTRICT"))
+    effect: Mapped[Effect] = mapped_column(enum_column(Effect, "effect", 30))
+    state: Mapped[OutboxState] = mapped_column(enum_column(OutboxState, "state"))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    payload: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]

@@ -13,13 +13,11 @@ import sqlalchemy as sa
 
 from chatju.db import utcnow
 from chatju.extensions import db
-from chatju.fulfilment import outbox
-from chatju.fulfilment.models import Effect
 from chatju.gateways.port import GatewayPayment
 from chatju.observability import metrics
-from chatju.payments import ledger
+from chatju.payments import ledger, outbox
 from chatju.payments.adapter import bound_reference
-from chatju.payments.models import Payment
+from chatju.payments.models import Effect, Payment
 from chatju.states import EventSource, LedgerKind, PaymentStatus, can_move, is_paid
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from chatju import maintenance as jobs
 from chatju.auth.models import User
 from chatju.db import utcnow
 from chatju.extensions import db
-from chatju.fulfilment.models import Entitlement, OutboxItem
+from chatju.fulfilment.models import Entitlement
 from chatju.gateways.models import GatewayCall
-from chatju.payments.models import Payment, PaymentEvent, Refund
+from chatju.payments.models import OutboxItem, Payment, PaymentEvent, Refund
 from chatju.states import LedgerKind
 from chatju.webhooks.models import WebhookEvent
 from tests.support.mail import mails_to

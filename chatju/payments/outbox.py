@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from chatju.db import insert_for
 from chatju.extensions import db
-from chatju.fulfilment.models import Effect, OutboxItem, OutboxState
 from chatju.jobs import TaskNames, enqueue_after_commit
+from chatju.payments.models import Effect, OutboxItem, OutboxState
 
 log = logging.getLogger(__name__)
 
