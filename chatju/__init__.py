@@ -20,6 +20,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     settings = Settings.from_env({**os.environ, **(overrides or {})}).validate()
 
     from chatju import errors, http, jobs, logs
+    from chatju.api import unit_of_work
     from chatju.extensions import cors, db, jwt, limiter, migrate
     from chatju.gateways import audit, registry
     from chatju.observability import metrics
@@ -48,6 +49,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     metrics.configure({adapter.name: adapter.handled_events for adapter in gateways.all()})
     errors.register_error_handlers(app)
     http.init_app(app)
+    unit_of_work.init_app(app)  # after http: its commit decides the answer http then logs
     _register_blueprints(app)
     return app
 

@@ -37,8 +37,11 @@ DEVELOPMENT_KEYS = frozenset(
         DEVELOPMENT_STRIPE_WEBHOOK_SECRET,
     }
 )
-TOSS_KEYS = ("TOSS_CLIENT_KEY", "TOSS_SECRET_KEY")
-STRIPE_KEYS = ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
+# Each gateway's keys: any of them set enables it, and then all must be (SPEC §2).
+GATEWAY_KEYS = {
+    "Toss": ("TOSS_CLIENT_KEY", "TOSS_SECRET_KEY"),
+    "Stripe": ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"),
+}
 MIN_JWT_SECRET_LENGTH = 32
 DEFAULT_STRIPE_CURRENCIES = frozenset({"USD", "EUR", "GBP", "JPY", "KRW", "CAD", "AUD", "SGD", "HKD", "CHF"})
 DEFAULT_MAX_AMOUNTS = {
@@ -272,7 +275,7 @@ class Settings(BaseSettings):
     def _gateway_problems(self) -> list[str]:
         found: list[str] = []
         enabled = 0
-        for name, keys in (("Toss", TOSS_KEYS), ("Stripe", STRIPE_KEYS)):
+        for name, keys in GATEWAY_KEYS.items():
             present = [key for key in keys if key in self.provided]
             if not present:
                 continue
@@ -282,7 +285,8 @@ class Settings(BaseSettings):
                 found.append(f"{name} is half-configured: {', '.join(missing)} missing")
         if not enabled:
             found.append("no gateway is configured: set the TOSS_* or STRIPE_* keys")
-        built_in = [name for name in TOSS_KEYS + STRIPE_KEYS if getattr(self, name.lower()) in DEVELOPMENT_KEYS]
+        every_key = [key for keys in GATEWAY_KEYS.values() for key in keys]
+        built_in = [name for name in every_key if getattr(self, name.lower()) in DEVELOPMENT_KEYS]
         if built_in:
             found.append(f"{', '.join(built_in)} hold the sandbox's built-in keys")
         return found

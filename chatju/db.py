@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
@@ -87,11 +89,16 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+def table_of(model: type[Base]) -> sa.Table:
+    """A model's Table, for Core statements (INSERT ... ON CONFLICT, UPDATE ... RETURNING)."""
+    table = model.__table__
+    assert isinstance(table, sa.Table)  # noqa: S101 (every model here maps one table)
+    return table
+
+
 def insert_for(bind: Any, table: Any) -> Any:
     """The dialect's INSERT (for a session or a connection), with ON CONFLICT on both dialects."""
     dialect = bind.dialect if hasattr(bind, "dialect") else bind.get_bind().dialect
     if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        return postgresql_insert(table)
+    return sqlite_insert(table)

@@ -45,6 +45,13 @@ class TaskNames:
     EXPIRE = "maintenance.expire"
     REDRIVE = "maintenance.redrive"
     PRUNE = "maintenance.prune"
+    # The names these tasks had before the gateway port: a worker still answers to them,
+    # so messages queued under them when a release deploys are run, not dropped.
+    FORMERLY = {
+        "payments.confirm_toss": CONFIRM,
+        "payments.create_stripe_intent": START,
+        "payments.cancel_stripe_intent": CANCEL_AT_GATEWAY,
+    }
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -87,7 +94,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 def retry_countdown(retries_done: int, at_least: float = 0) -> float:
     """Exponential backoff from GATEWAY_RETRY_BACKOFF_SECONDS, doubled each retry, with jitter."""
     base = max(current_settings().gateway_retry_backoff_seconds, at_least)
-    return base * 2**retries_done + random.uniform(0, base)  # noqa: S311 (jitter, not security)
+    return float(base * 2**retries_done) + random.uniform(0, base)  # noqa: S311 (jitter, not security)
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -153,8 +160,9 @@ def broker_reachable(timeout: float = 2.0) -> bool:
     celery = producer()
     try:
         with celery.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=timeout)
-            conn.default_channel.queue_declare(queue=celery.conf.task_default_queue, durable=True, auto_delete=False)
+            conn.ensure_connection(max_retries=1, timeout=int(timeout))
+            channel: Any = conn.default_channel  # each transport's channel declares queues its own way
+            channel.queue_declare(queue=celery.conf.task_default_queue, durable=True, auto_delete=False)
         return True
     except Exception:  # any transport error means "not ready"
         return False

@@ -8,4 +8,5 @@ from chatju.config import Settings
 
 
 def current_settings() -> Settings:
-    return current_app.extensions["chatju.settings"]
+    settings: Settings = current_app.extensions["chatju.settings"]
+    return settings

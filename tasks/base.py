@@ -24,7 +24,7 @@ def flask_app() -> Flask:
     return _flask_app
 
 
-class AppTask(Task):
+class AppTask(Task[Any, Any]):
     """Runs inside an app context; commits when the task returns, rolls back when it raises."""
 
     abstract = True

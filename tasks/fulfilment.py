@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 @app.task(name=TaskNames.DELIVER_EFFECT, bind=True, max_retries=None)
-def deliver(self: Task, item_id: int) -> bool:
+def deliver(self: Task[Any, Any], item_id: int) -> bool:
     """Deliver one side effect; retried with backoff, and never given up: it stays pending for the re-drive."""
     try:
         return effects.deliver(item_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task
@@ -20,14 +21,35 @@ DB_RETRY: dict[str, Any] = {
     "retry_backoff_max": 60,
     "retry_jitter": True,
 }
+RETRIED: dict[str, Any] = {"bind": True, "max_retries": None, **DB_RETRY}
 
 
-@app.task(name=TaskNames.CONFIRM, bind=True, max_retries=None, **DB_RETRY)
-def confirm_payment(self: Task, payment_id: int, payment_key: str) -> None:
+def confirm_payment(self: Task[Any, Any], payment_id: int, payment_key: str) -> None:
     """Confirm a checkout; retried with the same idempotency key while the gateway is unsure."""
     retry = confirm.run_confirm(payment_id, payment_key, self.request.retries)
     if retry is not None:
         raise self.retry(countdown=retry.countdown)
+
+
+def start_payment(self: Task[Any, Any], payment_id: int) -> None:
+    """Create the order's gateway payment; retried with the same idempotency key while the gateway is unsure."""
+    countdown = start.run_start(payment_id, self.request.retries)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
+
+
+def cancel_at_gateway(self: Task[Any, Any], payment_id: int) -> None:
+    """Cancel a canceled or expired order's gateway payment (a late success still wins)."""
+    if cancel.run_cancel_at_gateway(payment_id) and self.request.retries < current_settings().gateway_max_retries:
+        raise self.retry(countdown=retry_countdown(self.request.retries))
+
+
+@app.task(name=TaskNames.REFUND, **RETRIED)
+def refund(self: Task[Any, Any], refund_pk: int) -> None:
+    """Execute a reserved refund at the gateway, our refund id as the idempotency key."""
+    countdown = refunds.run_refund(refund_pk, self.request.retries)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
 
 
 @app.task(name=TaskNames.SYNC, **DB_RETRY)
@@ -36,24 +58,20 @@ def sync_payment(payment_id: int) -> str:
     return sync.sync_payment(payment_id, EventSource.RECONCILE)
 
 
-@app.task(name=TaskNames.START, bind=True, max_retries=None, **DB_RETRY)
-def start_payment(self: Task, payment_id: int) -> None:
-    """Create the order's gateway payment; retried with the same idempotency key while the gateway is unsure."""
-    countdown = start.run_start(payment_id, self.request.retries)
-    if countdown is not None:
-        raise self.retry(countdown=countdown)
+RUNS: dict[str, Callable[..., None]] = {
+    TaskNames.CONFIRM: confirm_payment,
+    TaskNames.START: start_payment,
+    TaskNames.CANCEL_AT_GATEWAY: cancel_at_gateway,
+}
 
 
-@app.task(name=TaskNames.CANCEL_AT_GATEWAY, bind=True, max_retries=None, **DB_RETRY)
-def cancel_at_gateway(self: Task, payment_id: int) -> None:
-    """Cancel a canceled or expired order's gateway payment (a late success still wins)."""
-    if cancel.run_cancel_at_gateway(payment_id) and self.request.retries < current_settings().gateway_max_retries:
-        raise self.retry(countdown=retry_countdown(self.request.retries))
+def _register(name: str, run: Callable[..., None]) -> None:
+    decorator: Callable[[Callable[..., None]], object] = app.task(name=name, **RETRIED)
+    decorator(run)
 
 
-@app.task(name=TaskNames.REFUND, bind=True, max_retries=None, **DB_RETRY)
-def refund(self: Task, refund_pk: int) -> None:
-    """Execute a reserved refund at the gateway, our refund id as the idempotency key."""
-    countdown = refunds.run_refund(refund_pk, self.request.retries)
-    if countdown is not None:
-        raise self.retry(countdown=countdown)
+for _name, _run in RUNS.items():
+    _register(_name, _run)
+# Messages still queued under a former name when a release deploys run as the task it became.
+for _former, _current in TaskNames.FORMERLY.items():
+    _register(_former, RUNS[_current])

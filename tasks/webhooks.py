@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 @app.task(name=TaskNames.PROCESS_WEBHOOK, bind=True, max_retries=None)
-def process(self: Task, event_id: int) -> str | None:
+def process(self: Task[Any, Any], event_id: int) -> str | None:
     """Process one stored event; on failure retry with backoff, then keep it as failed."""
     try:
         state = process_event(event_id)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from flask_jwt_extended import get_jwt_identity, jwt_required
+from flask_jwt_extended import get_jwt_identity
 
 from chatju.api import responses, tokens
 from chatju.api.docs import documented
+from chatju.api.tokens import refresh_token_required, signed_in
 from chatju.api.validation import json_body
 from chatju.auth import service
 from chatju.auth.schemas import MagicLinkRequest, MagicLinkVerify, ProfileUpdate, user_json
 from chatju.errors import APIError
-from chatju.extensions import db, limiter
+from chatju.extensions import limiter
 from chatju.settings import current_settings
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -30,7 +31,6 @@ def _email_key() -> str:
 def request_magic_link() -> tuple[Response, int]:
     body = json_body(MagicLinkRequest)
     service.request_magic_link(body.email)
-    db.session.commit()
     # The same answer whether or not the address has an account.
     return jsonify(status="sent"), 202
 
@@ -43,7 +43,6 @@ def request_magic_link() -> tuple[Response, int]:
 def verify_magic_link() -> Response:
     body = json_body(MagicLinkVerify)
     user = service.redeem_magic_link(body.token)
-    db.session.commit()
     return jsonify(**tokens.issue_tokens(user), user=user_json(user))
 
 
@@ -52,7 +51,7 @@ def verify_magic_link() -> Response:
     "A new access token (send the refresh token as Bearer)", {200: responses.AccessToken}, auth=True, tags=("auth",)
 )
 @limiter.limit(lambda: current_settings().rate_limit_auth)
-@jwt_required(refresh=True)
+@refresh_token_required
 def refresh() -> Response:
     user = tokens.signed_in_user()
     if str(user.id) != get_jwt_identity():
@@ -62,16 +61,15 @@ def refresh() -> Response:
 
 @bp.get("/me")
 @documented("The signed-in user", {200: responses.User}, auth=True, tags=("auth",))
-@jwt_required()
+@signed_in
 def me() -> Response:
     return jsonify(user_json(tokens.signed_in_user()))
 
 
 @bp.patch("/me")
 @documented("Change the display name", {200: responses.User}, body=ProfileUpdate, auth=True, tags=("auth",))
-@jwt_required()
+@signed_in
 def update_me() -> Response:
     body = json_body(ProfileUpdate)
     user = service.update_profile(tokens.signed_in_user(), body.displayName)
-    db.session.commit()
     return jsonify(user_json(user))

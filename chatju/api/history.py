@@ -6,12 +6,11 @@ import re
 from typing import Annotated, Any
 
 from flask import Blueprint, request
-from flask_jwt_extended import jwt_required
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from chatju.api import responses
 from chatju.api.docs import documented
-from chatju.api.tokens import signed_in_user
+from chatju.api.tokens import signed_in, signed_in_user
 from chatju.gateways.registry import registered
 from chatju.payments.history import decode_cursor, encode_cursor, payment_history
 from chatju.payments.schemas import payment_json
@@ -68,7 +67,7 @@ def query_args(model: type[HistoryQuery]) -> HistoryQuery:
     auth=True,
     tags=("payments",),
 )
-@jwt_required()
+@signed_in
 def mine() -> dict[str, Any]:
     """`{payments, nextCursor}`: up to `limit` payments, nextCursor null on the last page."""
     query = query_args(HistoryQuery)

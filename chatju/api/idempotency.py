@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import g, request
 
+from chatju.api.unit_of_work import commit_record
 from chatju.extensions import db
 from chatju.idempotency import service
-from chatju.jobs import commit_then_enqueue
 
 ViewResult = tuple[dict[str, Any], int]
 
@@ -18,11 +18,10 @@ ViewResult = tuple[dict[str, Any], int]
 def idempotent(
     route: str, user_id: Callable[[], int], on_replay: Callable[[ViewResult], ViewResult] | None = None
 ) -> Callable[[Callable[..., ViewResult]], Callable[..., Any]]:
-    """Wrap a view that returns (body, status); this decorator commits its work with the answer.
+    """Wrap a view that returns (body, status); its answer is stored in the transaction of its work.
 
     A view that must commit before it answers (to start a task it then waits for)
-    calls `checkpoint` instead of committing, so the answer it would give at that
-    point is stored with the work.
+    calls `checkpoint`, so the answer it would give at that point is stored with the work.
     """
 
     def decorator(view: Callable[..., ViewResult]) -> Callable[..., Any]:
@@ -30,9 +29,7 @@ def idempotent(
         def wrapper(*args: Any, **kwargs: Any) -> ViewResult:
             key = request.headers.get("Idempotency-Key")
             if key is None:
-                result = view(*args, **kwargs)
-                db.session.commit()
-                return result
+                return view(*args, **kwargs)
             service.check_key(key)
             found = service.reserve(user_id(), route, key, service.request_hash(request.get_data(cache=True)))
             if isinstance(found, tuple):
@@ -45,8 +42,7 @@ def idempotent(
                 if not g.get("idempotency_checkpointed"):
                     service.release(found)
                 raise
-            service.remember(found, body, status)
-            db.session.commit()
+            service.remember(found, body, status)  # committed with the work (chatju.api.unit_of_work)
             return body, status
 
         return wrapper
@@ -64,4 +60,4 @@ def checkpoint(body: dict[str, Any], status: int) -> None:
     if key_id is not None:
         service.remember(key_id, body, status, final=False)
         g.idempotency_checkpointed = True
-    commit_then_enqueue()
+    commit_record()

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from flask_jwt_extended import jwt_required
 
 from chatju.api import responses
 from chatju.api.docs import documented
-from chatju.api.tokens import admin_required, signed_in_user
+from chatju.api.requests import RefundRequest
+from chatju.api.tokens import admin_required, signed_in, signed_in_user
+from chatju.api.unit_of_work import commit_record
 from chatju.api.validation import json_body
-from chatju.jobs import commit_then_enqueue
 from chatju.payments import cancel, refunds
-from chatju.payments.schemas import RefundRequest, payment_json
+from chatju.payments.schemas import payment_json
 from chatju.payments.service import owned_payment
 
 bp = Blueprint("payments", __name__, url_prefix="/payment")
@@ -21,7 +21,7 @@ bp = Blueprint("payments", __name__, url_prefix="/payment")
 
 @bp.get("/<order_id>")
 @documented("An order, to its owner", {200: responses.Payment}, auth=True, tags=("payments",))
-@jwt_required()
+@signed_in
 def show(order_id: str) -> dict[str, Any]:
     """The payment, to its owner only: anyone else's order is the same 404 as a missing one."""
     return payment_json(owned_payment(signed_in_user().id, order_id))
@@ -31,10 +31,10 @@ def show(order_id: str) -> dict[str, Any]:
 @documented(
     "Cancel a PENDING order (409 otherwise)", {200: responses.Payment}, auth=True, tags=("payments",), errors=(409,)
 )
-@jwt_required()
+@signed_in
 def cancel_order(order_id: str) -> dict[str, Any]:
     payment = cancel.cancel_order(signed_in_user().id, order_id)
-    commit_then_enqueue()  # an intent left uncanceled can still only end PAID (a late success)
+    commit_record()  # a gateway payment left uncanceled can still only end PAID (a late success)
     return payment_json(payment)
 
 
@@ -53,5 +53,5 @@ def refund(order_id: str) -> tuple[dict[str, Any], int]:
     body = json_body(RefundRequest)
     payment, refund = refunds.request_refund(order_id, body.amount, body.reason, actor=signed_in_user().email)
     answer = {"payment": payment_json(payment, owner=False), "refund": refunds.refund_json(refund)}
-    commit_then_enqueue()  # the refund is on record: reconciliation sends it if the broker refused
+    commit_record()  # the refund is on record: reconciliation sends it if the broker refused
     return answer, 202

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from flask_jwt_extended import jwt_required
 
 from chatju.api import responses
 from chatju.api.docs import documented
-from chatju.api.tokens import signed_in_user
-from chatju.extensions import db
+from chatju.api.tokens import signed_in, signed_in_user
 from chatju.fulfilment.readings import consume_reading
 
 bp = Blueprint("readings", __name__, url_prefix="/readings")
@@ -22,8 +20,7 @@ bp = Blueprint("readings", __name__, url_prefix="/readings")
     tags=("readings",),
     errors=(409,),
 )
-@jwt_required()
+@signed_in
 def consume() -> Response:
     left = consume_reading(signed_in_user().id)
-    db.session.commit()
     return jsonify(premiumReadings=left)

@@ -81,7 +81,7 @@ PaymentStatusName = Literal[
 
 class Payment(Exact):
     orderId: str
-    provider: Literal["toss", "stripe"]
+    provider: str = Field(description="The gateway: toss or stripe")
     status: PaymentStatusName
     amount: int = Field(gt=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from flask_jwt_extended import jwt_required
 
 from chatju.api import responses
 from chatju.api.docs import documented
 from chatju.api.idempotency import checkpoint, idempotent
-from chatju.api.tokens import signed_in_user
+from chatju.api.requests import StripeCreate
+from chatju.api.tokens import signed_in, signed_in_user
 from chatju.api.validation import json_body
 from chatju.extensions import limiter
 from chatju.gateways import stripe
 from chatju.gateways.registry import gateway
-from chatju.payments.schemas import StripeCreate, payment_json
+from chatju.payments.schemas import payment_json
 from chatju.payments.service import open_order, started, wait_for, with_client_secret
 from chatju.settings import current_settings
 
@@ -36,7 +36,7 @@ def _user_id() -> int:
     headers={"Idempotency-Key": "At most 255 characters; the same key and body replay the first answer for 24 h."},
     errors=(404, 409),
 )
-@jwt_required()
+@signed_in
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
 @idempotent("stripe.create", _user_id, on_replay=lambda answer: with_client_secret(*answer))
 def create() -> tuple[dict[str, Any], int]:

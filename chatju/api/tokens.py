@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Response
 from flask_jwt_extended import create_access_token, create_refresh_token, current_user, jwt_required
 
 from chatju.auth.models import User
-from chatju.errors import APIError, error_response
+from chatju.errors import error_response
+from chatju.exceptions import NotAllowedError
 from chatju.extensions import db, jwt
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,7 +24,7 @@ def issue_tokens(user: User) -> dict[str, str]:
 
 def access_token_for(user: User) -> str:
     claims = {"role": ADMIN_ROLE} if user.is_admin else {}
-    return create_access_token(identity=str(user.id), additional_claims=claims)
+    return str(create_access_token(identity=str(user.id), additional_claims=claims))
 
 
 def signed_in_user() -> User:
@@ -31,17 +32,26 @@ def signed_in_user() -> User:
     return user
 
 
+def signed_in(view: F) -> F:
+    """A valid access token is required (flask-jwt-extended's `jwt_required`, typed)."""
+    return cast(F, jwt_required()(view))
+
+
+def refresh_token_required(view: F) -> F:
+    """A valid refresh token is required."""
+    return cast(F, jwt_required(refresh=True)(view))
+
+
 def admin_required(view: F) -> F:
     """Signed in and an admin now (the database decides, not a possibly stale claim)."""
 
     @wraps(view)
-    @jwt_required()
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not signed_in_user().is_admin:
-            raise APIError(403, "FORBIDDEN", "This action needs an administrator.")
+            raise NotAllowedError("This action needs an administrator.")
         return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return signed_in(cast(F, wrapper))
 
 
 def _unauthorized(message: str) -> Response:

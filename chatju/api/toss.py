@@ -5,21 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from flask_jwt_extended import jwt_required
 
 from chatju.api import responses
 from chatju.api.docs import documented
 from chatju.api.idempotency import idempotent
-from chatju.api.tokens import signed_in_user
+from chatju.api.requests import TossConfirm, TossCreate
+from chatju.api.tokens import signed_in, signed_in_user
+from chatju.api.unit_of_work import commit_before_waiting
 from chatju.api.validation import json_body
 from chatju.errors import APIError
-from chatju.extensions import db, limiter
+from chatju.extensions import limiter
 from chatju.gateways import toss
 from chatju.gateways.port import Gateway
 from chatju.gateways.registry import gateway
 from chatju.jobs import EnqueueError
 from chatju.payments import confirm
-from chatju.payments.schemas import TossConfirm, TossCreate, payment_json
+from chatju.payments.schemas import payment_json
 from chatju.payments.service import open_order, wait_for
 from chatju.settings import current_settings
 from chatju.states import PaymentStatus
@@ -46,7 +47,7 @@ def _toss() -> Gateway:
     headers={"Idempotency-Key": "At most 255 characters; the same key and body replay the first answer for 24 h."},
     errors=(404, 409),
 )
-@jwt_required()
+@signed_in
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
 @idempotent("toss.create", _user_id)
 def create() -> tuple[dict[str, Any], int]:
@@ -77,14 +78,14 @@ def checkout_fields(customer_key: str) -> dict[str, str]:
     tags=("toss",),
     errors=(404, 409, 502),
 )
-@jwt_required()
+@signed_in
 @limiter.limit(lambda: current_settings().rate_limit_payment, key_func=lambda: f"user:{_user_id()}")
 def confirm_order() -> tuple[dict[str, Any], int]:
     body = json_body(TossConfirm)
     start = confirm.begin_confirm(_toss(), _user_id(), body.orderId, body.paymentKey, body.amount)
     payment_id = start.payment.id
     try:
-        db.session.commit()  # the task is sent now, after the attempt is on record
+        commit_before_waiting()  # the task is sent now, after the attempt is on record
     except EnqueueError:
         confirm.confirm_not_sent(payment_id)
         raise

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from chatju.api import responses
 from chatju.api.docs import documented
+from chatju.api.unit_of_work import commit_record
 from chatju.errors import APIError
 from chatju.extensions import limiter
 from chatju.gateways import stripe, toss
@@ -60,4 +61,5 @@ def receive(provider: str) -> tuple[Response, int]:
             metrics.count_signature_failure(provider)
         raise APIError(400, rejected.code, rejected.message) from None
     service.receive(provider, delivery)
+    commit_record()  # stored: acknowledged, even if the broker refused its task (SPEC §5)
     return jsonify(status="ok"), 200

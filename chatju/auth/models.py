@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, TimestampMixin, utcnow
-from chatju.extensions import db
+from chatju.extensions import Model
 
 
-class User(TimestampMixin, db.Model):
+class User(TimestampMixin, Model):
     __tablename__ = "users"
     __table_args__ = (sa.CheckConstraint("premium_readings >= 0", name="premium_readings_not_negative"),)
 
@@ -24,7 +24,7 @@ class User(TimestampMixin, db.Model):
     premium_readings: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
-class MagicLink(db.Model):
+class MagicLink(Model):
     __tablename__ = "magic_links"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -122,7 +122,7 @@ def refund(order_id: str, amount: int | None, reason: str) -> None:
         f"refund {outcome.refund_id}: {outcome.status}"
         + (f" ({outcome.failure_code}: {outcome.failure_message})" if outcome.failure_code else "")
     )
-    payment = db.session.get(Payment, outcome.payment_id)
+    payment = db.session.get_one(Payment, outcome.payment_id)
     click.echo(
         f"{order_id}: {payment.status}, refunded {payment.refunded_amount} of {payment.amount} {payment.currency}"
     )
@@ -138,7 +138,7 @@ def _wait_for_refund(refund_pk: int) -> Refund:
     deadline = time.monotonic() + REFUND_WAIT_SECONDS
     while True:
         db.session.rollback()
-        refund = db.session.get(Refund, refund_pk, populate_existing=True)
+        refund = db.session.get_one(Refund, refund_pk, populate_existing=True)
         if refund.status != RefundStatus.PENDING or time.monotonic() > deadline:
             return refund
         time.sleep(0.2)

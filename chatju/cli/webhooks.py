@@ -44,7 +44,7 @@ def replay(event_id: str | None, failed: bool) -> None:
         events = list(
             db.session.execute(sa.select(WebhookEvent).where(WebhookEvent.state == InboxState.FAILED)).scalars()
         )
-    else:
+    elif event_id is not None:
         match = WebhookEvent.event_id == event_id
         if event_id.isdigit():
             match = sa.or_(match, WebhookEvent.id == int(event_id))

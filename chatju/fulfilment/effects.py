@@ -7,7 +7,7 @@ import logging
 import sqlalchemy as sa
 
 from chatju.auth.models import User
-from chatju.db import insert_for, utcnow
+from chatju.db import insert_for, table_of, utcnow
 from chatju.extensions import db
 from chatju.fulfilment.models import Entitlement, EntitlementStatus
 from chatju.mail import Mail, send_mail
@@ -65,7 +65,7 @@ def revoke(payment: Payment) -> None:
 
 
 def _insert_entitlement(payment: Payment, status: EntitlementStatus) -> bool:
-    table = Entitlement.__table__
+    table = table_of(Entitlement)
     now = utcnow()
     inserted = db.session.execute(
         insert_for(db.session, table)
@@ -86,7 +86,7 @@ def _insert_entitlement(payment: Payment, status: EntitlementStatus) -> bool:
 
 def _add_readings(user_id: int, change: int) -> None:
     """Adjust the count; a reading already used is not taken below zero (the ledger keeps the refund)."""
-    readings = User.__table__.c.premium_readings
+    readings = table_of(User).c.premium_readings
     db.session.execute(
         sa.update(User)
         .where(User.id == user_id)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, enum_column, utcnow
-from chatju.extensions import db
+from chatju.extensions import Model
 
 
 class EntitlementStatus(enum.StrEnum):
@@ -17,7 +17,7 @@ class EntitlementStatus(enum.StrEnum):
     REVOKED = "revoked"
 
 
-class Entitlement(db.Model):
+class Entitlement(Model):
     """One premium reading granted by one paid order (unique per payment)."""
 
     __tablename__ = "entitlements"

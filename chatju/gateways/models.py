@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, utcnow
-from chatju.extensions import db
+from chatju.extensions import Model
 
 
-class GatewayCall(db.Model):
+class GatewayCall(Model):
     __tablename__ = "gateway_calls"
     __table_args__ = (sa.Index("ix_gateway_calls_order_created", "order_id", "created_at"),)
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, enum_column, utcnow
-from chatju.extensions import db
+from chatju.extensions import Model
 
 
 class KeyState(enum.StrEnum):
@@ -18,7 +18,7 @@ class KeyState(enum.StrEnum):
     COMPLETED = "completed"
 
 
-class IdempotencyKey(db.Model):
+class IdempotencyKey(Model):
     __tablename__ = "idempotency_keys"
     __table_args__ = (sa.UniqueConstraint("user_id", "route", "key"),)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from chatju.db import insert_for, utcnow
+from chatju.db import insert_for, table_of, utcnow
 from chatju.exceptions import ConflictError, InvalidRequestError
 from chatju.extensions import db
 from chatju.idempotency.models import IdempotencyKey, KeyState
@@ -66,7 +66,7 @@ def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnsw
     """Reserve the key (returns its row id) or answer from it (returns the stored response)."""
     now = utcnow()
     with db.engine.begin() as conn:
-        table = IdempotencyKey.__table__
+        table = table_of(IdempotencyKey)
         row_id = conn.execute(
             insert_for(conn, table)
             .values(
@@ -76,7 +76,7 @@ def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnsw
             .returning(table.c.id)
         ).scalar_one_or_none()
         if row_id is not None:
-            return row_id
+            return int(row_id)
         row = conn.execute(
             sa.select(table)
             .where(table.c.user_id == user_id, table.c.route == route, table.c.key == key)
@@ -98,7 +98,7 @@ def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnsw
                     response_body=None,
                 )
             )
-            return row.id
+            return int(row.id)
     if row.request_hash != digest:
         raise ConflictError(
             "This Idempotency-Key was used with a different request body.", code="IDEMPOTENCY_KEY_REUSED"
@@ -113,7 +113,7 @@ def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnsw
 def release(row_id: int) -> None:
     """Forget a reservation whose request failed: the client may send it again."""
     with db.engine.begin() as conn:
-        conn.execute(sa.delete(IdempotencyKey.__table__).where(IdempotencyKey.__table__.c.id == row_id))
+        conn.execute(sa.delete(table_of(IdempotencyKey)).where(table_of(IdempotencyKey).c.id == row_id))
 
 
 def prune(now: datetime) -> int:

@@ -4,6 +4,8 @@ Logging stays as the app configured it (JSON to stderr). SQLite gets batch mode,
 since it cannot ALTER most constraints in place.
 """
 
+from typing import Any
+
 from alembic import context
 from flask import current_app
 
@@ -31,7 +33,7 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
-def _skip_empty_autogenerate(context, revision, directives) -> None:
+def _skip_empty_autogenerate(context: Any, revision: Any, directives: list[Any]) -> None:
     if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
         directives[:] = []
 

@@ -56,7 +56,9 @@ def directory() -> Path:
 
 @functools.cache
 def _value_class() -> type:
-    return values.MultiProcessValue(process_identifier=process_id)
+    # prometheus-client's multiprocess helpers carry no annotations.
+    value_class: type = values.MultiProcessValue(process_identifier=process_id)  # type: ignore[no-untyped-call]
+    return value_class
 
 
 def _install_value_class() -> None:
@@ -86,13 +88,13 @@ def _namespace() -> str:
 def mark_process_dead(pid: int) -> None:
     """Forget a dead process's live gauges (gunicorn's `child_exit`); its counters stay in the totals."""
     if os.environ.get(ENV):
-        prometheus_multiprocess.mark_process_dead(process_id(pid), os.environ[ENV])
+        prometheus_multiprocess.mark_process_dead(process_id(pid), os.environ[ENV])  # type: ignore[no-untyped-call]
 
 
 def registry(path: Path | None = None) -> CollectorRegistry:
     """A registry that reads every process's files at collection time."""
     scrape = CollectorRegistry()
-    prometheus_multiprocess.MultiProcessCollector(scrape, path=str(path or directory()))
+    prometheus_multiprocess.MultiProcessCollector(scrape, path=str(path or directory()))  # type: ignore[no-untyped-call]
     return scrape
 
 

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, TimestampMixin, enum_column, utcnow
-from chatju.extensions import db
+from chatju.extensions import Model
 from chatju.states import EventSource, LedgerKind, PaymentStatus
 
 
-class Payment(TimestampMixin, db.Model):
+class Payment(TimestampMixin, Model):
     __tablename__ = "payments"
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
@@ -71,7 +71,7 @@ class Payment(TimestampMixin, db.Model):
         return [name for name, on in (("DISPUTED", self.disputed), ("NEEDS_REVIEW", self.needs_review)) if on]
 
 
-class PaymentEvent(db.Model):
+class PaymentEvent(Model):
     """One row per change to a payment (or refused change); never updated or deleted."""
 
     __tablename__ = "payment_events"
@@ -96,7 +96,7 @@ class RefundStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class Refund(TimestampMixin, db.Model):
+class Refund(TimestampMixin, Model):
     """One refund: ours (an admin asked; `refund_id` is the gateway idempotency key) or the gateway's."""
 
     __tablename__ = "refunds"
@@ -132,7 +132,7 @@ class OutboxState(enum.StrEnum):
     FAILED = "failed"
 
 
-class OutboxItem(db.Model):
+class OutboxItem(Model):
     """A side effect of a status change, written in the same transaction, delivered by a task."""
 
     __tablename__ = "outbox"

@@ -13,7 +13,7 @@ import logging
 
 import sqlalchemy as sa
 
-from chatju.db import insert_for
+from chatju.db import insert_for, table_of
 from chatju.extensions import db
 from chatju.jobs import TaskNames, enqueue_after_commit
 from chatju.payments.models import Effect, OutboxItem, OutboxState
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def schedule(payment_id: int, *effects: Effect) -> None:
     """Queue the effects for this payment unless they already are (in the caller's transaction)."""
-    table = OutboxItem.__table__
+    table = table_of(OutboxItem)
     for effect in effects:
         inserted = db.session.execute(
             insert_for(db.session, table)
@@ -46,7 +46,7 @@ def claim(item_id: int) -> OutboxItem | None:
 
 def record_failure(item_id: int, error: str) -> None:
     """Count the attempt in its own transaction (the task's rolls back); the item stays pending."""
-    table = OutboxItem.__table__
+    table = table_of(OutboxItem)
     with db.engine.begin() as conn:
         conn.execute(
             sa.update(table).where(table.c.id == item_id).values(attempts=table.c.attempts + 1, last_error=error[:2000])

@@ -38,13 +38,12 @@ def new_refund_id() -> str:
 
 def refundable(payment: Payment) -> int:
     """What may still be refunded: the amount less what was refunded and what is reserved in flight."""
-    totals = dict(
-        db.session.execute(
-            sa.select(Refund.status, sa.func.sum(Refund.amount))
-            .where(Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED)
-            .group_by(Refund.status)
-        ).all()
-    )
+    rows = db.session.execute(
+        sa.select(Refund.status, sa.func.sum(Refund.amount))
+        .where(Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED)
+        .group_by(Refund.status)
+    ).all()
+    totals: dict[RefundStatus, int] = {status: int(total or 0) for status, total in rows}
     refunded = max(payment.refunded_amount, int(totals.get(RefundStatus.SUCCEEDED, 0)))
     return payment.amount - refunded - int(totals.get(RefundStatus.PENDING, 0))
 

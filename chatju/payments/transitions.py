@@ -58,11 +58,8 @@ def move(
     current = payment.status
     grows_refund = refunded_amount is not None and refunded_amount > payment.refunded_amount
     if target == current and not (target == S.PARTIALLY_REFUNDED and grows_refund):
-        changed = failure is not None and (failure.code, failure.decline_code) != (
-            payment.failure_code,
-            payment.failure_decline_code,
-        )
-        if changed:
+        known = (payment.failure_code, payment.failure_decline_code)
+        if failure is not None and (failure.code, failure.decline_code) != known:
             set_failure(payment, failure)  # another card declined: show the latest reason
             ledger.record(payment, LedgerKind.NOTE, source, reference=reference, reason=f"failed again: {failure.code}")
         return False  # already there: a repeat, nothing to record

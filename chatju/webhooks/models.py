@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatju.db import BigIntPK, enum_column, utcnow
-from chatju.extensions import db
+from chatju.extensions import Model
 
 
 class InboxState(enum.StrEnum):
@@ -20,7 +20,7 @@ class InboxState(enum.StrEnum):
     FAILED = "failed"
 
 
-class WebhookEvent(db.Model):
+class WebhookEvent(Model):
     __tablename__ = "webhook_events"
     __table_args__ = (
         sa.UniqueConstraint("provider", "event_id"),

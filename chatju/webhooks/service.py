@@ -8,10 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from chatju.db import insert_for, utcnow
+from chatju.db import insert_for, table_of, utcnow
 from chatju.extensions import db
 from chatju.gateways.port import Delivery
-from chatju.jobs import EnqueueError, TaskNames, send
+from chatju.jobs import TaskNames, enqueue_after_commit
 from chatju.observability import metrics
 from chatju.webhooks.models import InboxState, WebhookEvent
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def receive(provider: str, delivery: Delivery) -> None:
-    """Store the delivery once, commit, hand it to a worker (SPEC §5: acknowledge at once)."""
+    """Store the delivery once; a worker gets it when this commits (the beat's re-drive if the broker is down)."""
     state = InboxState.RECEIVED if delivery.handled else InboxState.IGNORED
     event_id, _, stored = store(
         provider,
@@ -31,9 +31,8 @@ def receive(provider: str, delivery: Delivery) -> None:
         delivery.created_at,
         state,
     )
-    db.session.commit()
     if needs_processing(stored):
-        enqueue(event_id)  # if the broker is down, the beat's re-drive sends it
+        enqueue_after_commit(TaskNames.PROCESS_WEBHOOK, (event_id,))
 
 
 def store(
@@ -47,7 +46,7 @@ def store(
     state: InboxState = InboxState.RECEIVED,
 ) -> tuple[int, bool, InboxState]:
     """Insert the event unless it is already there; returns (inbox id, first delivery?, its state)."""
-    table = WebhookEvent.__table__
+    table = table_of(WebhookEvent)
     inserted = db.session.execute(
         insert_for(db.session, table)
         .values(
@@ -83,16 +82,6 @@ def needs_processing(state: InboxState) -> bool:
     return state in (InboxState.RECEIVED, InboxState.FAILED)
 
 
-def enqueue(event_id: int) -> bool:
-    """Hand the event to a worker; if the broker is down, the beat re-drive will."""
-    try:
-        send(TaskNames.PROCESS_WEBHOOK, (event_id,))
-        return True
-    except EnqueueError:
-        log.warning("webhook stored but not enqueued", extra={"inbox_id": event_id})
-        return False
-
-
 def finish(event: WebhookEvent, state: InboxState, note: str | None = None) -> None:
     event.state = state
     event.processed_at = utcnow()
@@ -110,7 +99,7 @@ def describe(exc: BaseException) -> str:
 def record_failure(event_id: int, error: str, final: bool) -> None:
     """Count the attempt and keep the error, in its own transaction (the task's rolls back)."""
     with db.engine.begin() as conn:
-        table = WebhookEvent.__table__
+        table = table_of(WebhookEvent)
         values: dict[str, Any] = {"attempts": table.c.attempts + 1, "last_error": error[:2000]}
         if final:
             values["state"] = InboxState.FAILED

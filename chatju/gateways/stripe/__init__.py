@@ -27,6 +27,8 @@ from chatju.gateways.stripe import webhooks
 from chatju.gateways.stripe.client import NAME, StripeApi
 from chatju.gateways.stripe.mapping import redact
 
+__all__ = ["MAXIMUM", "MINIMUMS", "NAME", "StripeGateway", "build", "enabled"]
+
 # Stripe's minimum charge in minor units (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
 # KRW is not in Stripe's table; ₩100 keeps it in line with the Toss path.
 MINIMUMS = {

@@ -63,7 +63,7 @@ class StripeApi:
             create_key(order_id),
             lambda: self._stripe.v1.payment_intents.create(
                 params=params, options={"idempotency_key": create_key(order_id)}
-            ),  # type: ignore[arg-type]
+            ),
         )
         return to_payment(intent)
 

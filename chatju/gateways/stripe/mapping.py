@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from stripe.params import PaymentIntentCreateParams
+
 from chatju.gateways.port import GatewayPayment, GatewayRefund
 from chatju.gateways.redaction import redactor
 from chatju.states import PaymentStatus
@@ -15,7 +17,9 @@ REDACTED_KEYS = frozenset({"client_secret", "number", "receipt_email"})
 redact = redactor(REDACTED_KEYS)
 
 
-def intent_params(order_id: str, user_id: int, amount: int, currency: str, description: str) -> dict[str, Any]:
+def intent_params(
+    order_id: str, user_id: int, amount: int, currency: str, description: str
+) -> PaymentIntentCreateParams:
     """The create parameters: minor units as Stripe counts them (whole yen and won), lowercase currency."""
     return {
         "amount": amount,
@@ -41,7 +45,8 @@ def to_payment(intent: dict[str, Any]) -> GatewayPayment:
     """A PaymentIntent (with `latest_charge` expanded when available) in our terms."""
     status = str(intent.get("status") or "")
     amount = int(intent.get("amount") or 0)
-    charge = intent.get("latest_charge") if isinstance(intent.get("latest_charge"), dict) else {}
+    latest = intent.get("latest_charge")
+    charge: dict[str, Any] = latest if isinstance(latest, dict) else {}
     refunded = int(charge.get("amount_refunded") or 0) if status == "succeeded" else 0
     error = intent.get("last_payment_error") or {}
     details = charge.get("payment_method_details") or {}

@@ -107,6 +107,6 @@ def _body_to_keep(raw: bytes, body: dict[str, Any]) -> str:
 
 
 def _object(body: dict[str, Any]) -> dict[str, Any]:
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    obj = data.get("object")
+    data = body.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
     return obj if isinstance(obj, dict) else {}

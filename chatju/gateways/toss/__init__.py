@@ -27,6 +27,8 @@ from chatju.gateways.toss.client import NAME, TossClient
 from chatju.gateways.toss.errors import NOT_FOUND_CODES
 from chatju.gateways.toss.mapping import redact
 
+__all__ = ["CURRENCY", "NAME", "TossGateway", "build", "enabled"]
+
 CURRENCY = "KRW"
 MINIMUM_KRW = 100  # Toss cards: ₩100
 

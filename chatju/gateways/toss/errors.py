@@ -56,9 +56,11 @@ def error_from(status: int, data: dict[str, Any]) -> GatewayError:
         return TransientGatewayError(f"HTTP_{status}", "Toss's answer could not be read.", status)
     code = str(data["code"])
     message = str(data.get("message") or "Toss answered without an explanation.")
-    flags = {"already_done": code == ALREADY_PROCESSED, "attempt_unknown": code in SESSION_GONE_CODES}
+    kind: type[GatewayError] = GatewayRefusal
     if status >= 500 or status in UNCERTAIN_STATUSES or code in RETRYABLE_CODES:
-        return TransientGatewayError(code, message, status, **flags)
-    if code in REQUEST_ERROR_CODES or status == 401:
-        return GatewayRequestError(code, message, status, **flags)
-    return GatewayRefusal(code, message, status, **flags)
+        kind = TransientGatewayError
+    elif code in REQUEST_ERROR_CODES or status == 401:
+        kind = GatewayRequestError
+    return kind(
+        code, message, status, already_done=code == ALREADY_PROCESSED, attempt_unknown=code in SESSION_GONE_CODES
+    )

@@ -77,7 +77,7 @@ def to_payment(data: dict[str, Any]) -> GatewayPayment:
     """A Toss Payment object in our terms (https://docs.tosspayments.com/reference#payment-객체)."""
     status = str(data.get("status") or "")
     total = int(data.get("totalAmount") or 0)
-    balance = int(data.get("balanceAmount") if data.get("balanceAmount") is not None else total)
+    balance = total if data.get("balanceAmount") is None else int(data["balanceAmount"])
     approved = _approved(status, data)
     failure = data.get("failure") or {}
     card = data.get("card") or {}
