@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from celery import Celery
@@ -45,13 +46,17 @@ class TaskNames:
     EXPIRE = "maintenance.expire"
     REDRIVE = "maintenance.redrive"
     PRUNE = "maintenance.prune"
-    # The names these tasks had before the gateway port: a worker still answers to them,
-    # so messages queued under them when a release deploys are run, not dropped.
-    FORMERLY = {
-        "payments.confirm_toss": CONFIRM,
-        "payments.create_stripe_intent": START,
-        "payments.cancel_stripe_intent": CANCEL_AT_GATEWAY,
+
+
+# The names tasks had before the gateway port: a worker still answers to them, so messages
+# queued under them when a release deploys are run, not dropped.
+FORMER_TASK_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "payments.confirm_toss": TaskNames.CONFIRM,
+        "payments.create_stripe_intent": TaskNames.START,
+        "payments.cancel_stripe_intent": TaskNames.CANCEL_AT_GATEWAY,
     }
+)
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from celery import Task
 from sqlalchemy.exc import OperationalError
 
-from chatju.jobs import TaskNames, retry_countdown
+from chatju.jobs import FORMER_TASK_NAMES, TaskNames, retry_countdown
 from chatju.payments import cancel, confirm, refunds, start, sync
 from chatju.settings import current_settings
 from chatju.states import EventSource
@@ -73,5 +73,5 @@ def _register(name: str, run: Callable[..., None]) -> None:
 for _name, _run in RUNS.items():
     _register(_name, _run)
 # Messages still queued under a former name when a release deploys run as the task it became.
-for _former, _current in TaskNames.FORMERLY.items():
+for _former, _current in FORMER_TASK_NAMES.items():
     _register(_former, RUNS[_current])
