@@ -1,25 +1,33 @@
-"""Running a periodic job (Celery beat): one run at a time, item by item.
+"""Running a periodic job (Celery beat): one run at a time, item by item, each row at its own pace.
 
 Each run takes its job's advisory lock (a second run at the same time does
-nothing) and commits per item, so one bad item never holds back the rest.
+nothing) and commits per item, so one bad item never holds back the rest. A job
+takes only the rows whose `next_attempt_at` is due, soonest first, and sets each
+one forward by its own backoff before working on it (`take_due`): a row that keeps
+failing, or that the work leaves where it was, waits longer each time and never
+holds the front of the batch; one that changes state leaves the job's set.
 """
 
 from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from chatju.db import UTCDateTime, utcnow
 from chatju.extensions import db
+from chatju.settings import current_settings
 
 log = logging.getLogger(__name__)
 JOB_LOCK_SPACE = 0x7A5C << 48  # keeps these advisory keys apart from the per-payment sync locks
 SKIPPED = {"skipped": 1}
 Counts = dict[str, int]
+BACKOFF_CAP = timedelta(hours=1)
 
 
 @contextmanager
@@ -55,6 +63,50 @@ def each(ids: list[int], work: Callable[[int], object], counts: Counts, label: s
             db.session.rollback()
             counts["errors"] = counts.get("errors", 0) + 1
             log.exception("background item failed", extra={"job": label, "id": item_id})
+
+
+def backoff(attempts: int, cap: timedelta = BACKOFF_CAP) -> timedelta:
+    """How long a row waits after its try number `attempts` + 1: one job interval, doubled each try, at most `cap`."""
+    seconds = current_settings().reconcile_interval_seconds * 2 ** min(attempts, 32)
+    return min(timedelta(seconds=seconds), cap)
+
+
+def due_rows(model: Any, tries: Any, condition: Any, size: int, *columns: Any) -> Sequence[sa.Row[Any]]:
+    """Up to `size` rows matching `condition` whose next attempt is due, soonest first: (id, tries, *columns).
+
+    The rows are locked for this transaction; rows another transaction holds (a worker
+    busy with them) are skipped on PostgreSQL, so the job never waits behind one.
+    """
+    return db.session.execute(
+        sa.select(model.id, tries, *columns)
+        .where(condition, model.next_attempt_at <= utcnow())
+        .order_by(model.next_attempt_at)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def defer(model: Any, tries: Any, next_attempts: Mapping[int, datetime]) -> list[int]:
+    """Count a try on each row and set its next attempt, then commit; the rows' own `updated_at` is kept."""
+    table = model.__table__
+    values: dict[str, Any] = {
+        "next_attempt_at": sa.bindparam("next_at", type_=UTCDateTime()),
+        tries.key: table.c[tries.key] + 1,
+    }
+    if "updated_at" in table.c:
+        values["updated_at"] = table.c.updated_at  # bookkeeping, not a change to the row
+    if next_attempts:
+        statement = sa.update(table).where(table.c.id == sa.bindparam("row_id")).values(values)
+        db.session.execute(statement, [{"row_id": key, "next_at": at} for key, at in next_attempts.items()])
+    db.session.commit()
+    return list(next_attempts)
+
+
+def take_due(model: Any, tries: Any, condition: Any, size: int) -> list[int]:
+    """Claim a batch of due rows: each one's next attempt is set forward by its backoff before any work."""
+    now = utcnow()
+    rows = due_rows(model, tries, condition, size)
+    return defer(model, tries, {row[0]: now + backoff(row[1]) for row in rows})
 
 
 def in_batches(model: Any, condition: Any, values: dict[str, Any] | None, size: int = 1000) -> int:

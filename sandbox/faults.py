@@ -7,6 +7,8 @@ Modes (each consumes one unit of its `count` on a matching request):
   and the Idempotency-Key check, then answer 500 without executing, and keep that 500
   under the request's key, so every retry with the key gets it replayed until the key
   expires. Logged as `injected_error500`, its replays as `replayed`.
+- `error500_saved_executed` (Stripe only): the same, but the request is executed first:
+  its effect is made (a refund exists), its answer is lost to the saved 500.
 - `timeout`: hold the request `seconds`, then go on normally. The client has given
   up by then: its response is lost, its effect is not. A first execution is held with
   its Idempotency-Key already claimed, so a retry arriving meanwhile gets the gateway's
@@ -27,6 +29,7 @@ from flask import Response, request
 
 MODES = ("error500", "timeout", "drop")
 SAVED_ERROR500 = "error500_saved"
+EXECUTED_SAVED_ERROR500 = "error500_saved_executed"
 
 
 @dataclass

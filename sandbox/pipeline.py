@@ -1,7 +1,8 @@
 """What every gateway API request goes through, in this order:
 
 latency → injected fault (error500 / drop) → authentication → Idempotency-Key
-(replay, in-flight, mismatch) → timeout hold → execution (or a saved injected 500)
+(replay, in-flight, mismatch) → timeout hold → execution (or a saved injected 500,
+after the execution with `error500_saved_executed`)
 → stored for replay → logged. Each gateway supplies its own shapes, key scope, key
 lifetime and extra response headers through an `ApiProfile`.
 
@@ -22,7 +23,7 @@ from typing import Protocol
 from flask import Response, request
 
 from sandbox.clock import utc_stamp
-from sandbox.faults import SAVED_ERROR500, Fault, dropped_connection
+from sandbox.faults import EXECUTED_SAVED_ERROR500, SAVED_ERROR500, Fault, dropped_connection
 from sandbox.idempotency import ClaimKind, Scope
 from sandbox.replies import Reply
 from sandbox.requestlog import LoggedRequest
@@ -72,7 +73,8 @@ class _Call:
         self.key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
         self.hold = fault.seconds if fault is not None and fault.mode == "timeout" else 0.0
         self.held = False
-        self.saved_error = fault is not None and fault.mode == SAVED_ERROR500
+        self.saved_error = fault is not None and fault.mode in (SAVED_ERROR500, EXECUTED_SAVED_ERROR500)
+        self.executes = fault is not None and fault.mode == EXECUTED_SAVED_ERROR500
 
     def wait(self) -> None:
         """Serve an injected timeout: hold the request (once) before it goes on."""
@@ -151,6 +153,8 @@ def _execute(call: _Call, execute: Callable[[], Reply], scope: Scope | None) -> 
     store = current_sandbox().idempotency
     try:
         call.wait()  # with the key claimed: a repeat meanwhile is "still processing"
+        if call.executes:
+            execute()  # the effect is made; its answer is lost to the saved 500
         reply = call.profile.internal_error() if call.saved_error else execute()
     except BaseException:
         if scope is not None:
@@ -161,5 +165,5 @@ def _execute(call: _Call, execute: Callable[[], Reply], scope: Scope | None) -> 
     elif scope is not None:
         store.release(scope)
     if call.saved_error:
-        return call.finish("injected_error500", reply)
+        return call.finish("injected_error500", reply, executed=call.executes)
     return call.finish("executed" if reply.status < 400 else "rejected", reply, executed=True)

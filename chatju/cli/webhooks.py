@@ -6,6 +6,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.jobs import EnqueueError, TaskNames, send
 from chatju.timefmt import iso_utc
@@ -53,7 +54,7 @@ def replay(event_id: str | None, failed: bool) -> None:
             raise click.ClickException(f"no event {event_id}")
     for event in events:
         event.state = InboxState.RECEIVED
-        event.attempts = 0
+        event.attempts, event.next_attempt_at = 0, utcnow()
     db.session.commit()
     try:
         for event in events:

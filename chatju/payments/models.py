@@ -21,8 +21,10 @@ class Payment(TimestampMixin, Model):
         sa.CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refunded_within_amount"),
         # History: newest first per user, keyset on (created_at, id).
         sa.Index("ix_payments_user_created", "user_id", sa.text("created_at DESC"), sa.text("id DESC")),
-        # Reconciliation scans by status and age.
+        # The gauges count open payments by status.
         sa.Index("ix_payments_status_updated", "status", "updated_at"),
+        # Reconcile and expire take the due payments of a status, soonest first.
+        sa.Index("ix_payments_status_next_attempt", "status", "next_attempt_at"),
         # The few payments held for a person (the metrics count them at every scrape).
         sa.Index(
             "ix_payments_needs_review",
@@ -65,6 +67,9 @@ class Payment(TimestampMixin, Model):
     # When the gateway's view of this payment was last fetched (coalesces re-fetches).
     synced_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
+    # Reconcile and expire: their tries since the payment last changed state, and when the next is due.
+    job_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.now())
 
     @property
     def flags(self) -> list[str]:
@@ -103,6 +108,8 @@ class Refund(TimestampMixin, Model):
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.Index("ix_refunds_status_created", "status", "created_at"),
+        # Refunds in flight are re-sent when due, soonest first.
+        sa.Index("ix_refunds_status_next_attempt", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -118,6 +125,9 @@ class Refund(TimestampMixin, Model):
     gateway_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     failure_code: Mapped[str | None] = mapped_column(sa.String(100))
     failure_message: Mapped[str | None] = mapped_column(sa.String(500))
+    # Times reconciliation sent it again while in flight, and when it may next.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.now())
 
 
 class Effect(enum.StrEnum):
@@ -139,14 +149,17 @@ class OutboxItem(Model):
     __table_args__ = (
         sa.UniqueConstraint("payment_id", "effect"),
         sa.Index("ix_outbox_state_created", "state", "created_at"),
+        # The re-drive takes the due pending items, soonest first.
+        sa.Index("ix_outbox_state_next_attempt", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id", ondelete="RESTRICT"))
     effect: Mapped[Effect] = mapped_column(enum_column(Effect, "effect", 30))
     state: Mapped[OutboxState] = mapped_column(enum_column(OutboxState, "state"))
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # failed deliveries and re-drives
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     payload: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.now())

@@ -76,6 +76,7 @@ def move(
         log.info("transition ignored", extra={"order_id": payment.order_id, "from": current, "to": target})
         return False
     payment.status = target
+    payment.job_attempts, payment.next_attempt_at = 0, utcnow()  # a new state: the jobs' backoff starts afresh
     if refunded_amount is not None:
         # refundedAmount never decreases; a full refund is the whole amount.
         payment.refunded_amount = max(payment.refunded_amount, min(refunded_amount, payment.amount))

@@ -6,23 +6,21 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from chatju.extensions import db
 from chatju.jobs import TaskNames, send
-from chatju.periodic import Counts, each, in_batches
+from chatju.periodic import Counts, each, in_batches, take_due
 from chatju.webhooks.models import InboxState, WebhookEvent
 
 BATCH = 100
 
 
 def redrive(received_before: datetime, counts: Counts) -> None:
-    """Enqueue again the events still waiting for a worker since before `received_before`."""
-    events = db.session.execute(
-        sa.select(WebhookEvent.id)
-        .where(WebhookEvent.state == InboxState.RECEIVED, WebhookEvent.received_at < received_before)
-        .order_by(WebhookEvent.received_at)
-        .limit(BATCH)
-    ).scalars()
-    each(list(events), lambda event_id: send(TaskNames.PROCESS_WEBHOOK, (event_id,)), counts, "events")
+    """Enqueue again the due events still waiting for a worker since before `received_before`.
+
+    Each one re-driven counts as a try and waits its backoff before the next (chatju.periodic).
+    """
+    waiting = sa.and_(WebhookEvent.state == InboxState.RECEIVED, WebhookEvent.received_at < received_before)
+    events = take_due(WebhookEvent, WebhookEvent.attempts, waiting, BATCH)
+    each(events, lambda event_id: send(TaskNames.PROCESS_WEBHOOK, (event_id,)), counts, "events")
 
 
 def prune_bodies(received_before: datetime) -> int:

@@ -25,6 +25,8 @@ class WebhookEvent(Model):
     __table_args__ = (
         sa.UniqueConstraint("provider", "event_id"),
         sa.Index("ix_webhook_events_state_received", "state", "received_at"),
+        # The re-drive takes the due received events, soonest first.
+        sa.Index("ix_webhook_events_state_next_attempt", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -36,9 +38,10 @@ class WebhookEvent(Model):
     body: Mapped[str | None] = mapped_column(sa.Text)  # raw, as received; pruned after retention
     headers: Mapped[dict[str, Any] | None]
     state: Mapped[InboxState] = mapped_column(enum_column(InboxState, "state"))
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # failed tries and re-drives
     deliveries: Mapped[int] = mapped_column(default=1, server_default="1")
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     gateway_created_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.now())

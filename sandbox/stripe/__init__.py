@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from sandbox.faults import MODES, SAVED_ERROR500
+from sandbox.faults import EXECUTED_SAVED_ERROR500, MODES, SAVED_ERROR500
 from sandbox.state import Gateway, Sandbox
 from sandbox.stripe import api, control, events, intents, pay, refunds
 from sandbox.stripe.store import StripeStore
@@ -50,5 +50,6 @@ def install(sandbox: Sandbox) -> None:
         retry_steps=RETRY_MINUTES[:STRIPE_TEST_RETRIES],
         delivered=events.delivered,
     )
-    gateway = Gateway(api.GATEWAY, api.OPERATIONS, StripeStore(sender), sender, (*MODES, SAVED_ERROR500))
+    modes = (*MODES, SAVED_ERROR500, EXECUTED_SAVED_ERROR500)
+    gateway = Gateway(api.GATEWAY, api.OPERATIONS, StripeStore(sender), sender, modes)
     sandbox.add_gateway(gateway)

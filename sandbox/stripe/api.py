@@ -31,7 +31,7 @@ from sandbox.stripe.objects import new_id
 from sandbox.stripe.store import StripeStore
 
 GATEWAY = "stripe"
-OPERATIONS = frozenset({"create_intent", "retrieve", "search", "cancel", "refund"})
+OPERATIONS = frozenset({"create_intent", "retrieve", "search", "list", "cancel", "refund"})
 MAX_IDEMPOTENCY_KEY = 255
 ONE_DAY = 86400.0
 

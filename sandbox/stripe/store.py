@@ -116,6 +116,19 @@ class StripeStore:
                 body["payment_intent"] = self._intents[refund.payment_intent].to_json()
             return body
 
+    def list_refunds(self, intent_id: str | None, charge_id: str | None) -> list[dict[str, Any]]:
+        """The refunds of an intent or a charge (or all), newest first."""
+        with self._lock:
+            if intent_id is not None and intent_id not in self._intents:
+                raise resource_missing("payment_intent", intent_id, "payment_intent")
+            if charge_id is not None and charge_id not in self._charges:
+                raise resource_missing("charge", charge_id, "charge")
+            return [
+                refund.to_json()
+                for refund in reversed(self._refunds.values())
+                if intent_id in (None, refund.payment_intent) and charge_id in (None, refund.charge)
+            ]
+
     def get_charge(self, charge_id: str) -> dict[str, Any]:
         with self._lock:
             charge = self._charges.get(charge_id)

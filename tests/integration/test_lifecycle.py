@@ -181,6 +181,30 @@ def test_stripe_refund_and_its_webhook_count_once(app, stripe, client, admin, sa
     assert moves(app, order["orderId"]) == ["PAID", "PARTIALLY_REFUNDED"]
 
 
+def test_a_stripe_refund_made_but_answered_with_a_saved_500_is_found_not_repeated(app, stripe, client, admin, sandbox):
+    import stripe as stripe_sdk
+
+    order = paid_stripe_order(stripe)
+    sandbox.fault(gateway="stripe", mode="error500_saved_executed", count=1, operation="refund")
+    answer = refund(client, admin, order, amount=400, reason="answer lost")
+    assert answer.status_code == 202
+    refund_id = answer.get_json()["refund"]["id"]
+    with app.app_context():
+        wait_until(
+            lambda: db.session.execute(sa.select(Refund.status)).scalar_one() == "succeeded" or db.session.rollback()
+        )
+        ours = db.session.execute(sa.select(Refund)).scalar_one()
+    sdk = stripe_sdk.StripeClient(sandbox.stripe_secret_key, base_addresses={"api": sandbox.stripe_api_base})
+    [made] = sdk.v1.refunds.list(params={"payment_intent": order["paymentIntentId"]}).data
+    assert (made.amount, made.metadata["refund_id"]) == (400, refund_id)
+    assert (ours.refund_id, ours.gateway_refund_id, ours.status) == (refund_id, made.id, "succeeded")
+    stripe.wait_for(order, "PARTIALLY_REFUNDED")
+    assert stripe.read(order)["refundedAmount"] == 400
+    sent = [(e["outcome"], e["executed"]) for e in sandbox.requests_log(gateway="stripe") if e["operation"] == "refund"]
+    assert sent[0] == ("injected_error500", True) and all(outcome == "replayed" for outcome, _ in sent[1:])
+    assert moves(app, order["orderId"]) == ["PAID", "PARTIALLY_REFUNDED"]
+
+
 def test_a_refund_made_in_stripes_dashboard_is_imported_once(app, stripe, sandbox):
     import stripe as stripe_sdk
 

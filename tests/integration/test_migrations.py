@@ -16,6 +16,7 @@ from tests.support import services
 
 # The head before provider names stopped being CHECK-listed (VARCHAR(10), 'toss' or 'stripe').
 BEFORE_OPEN_PROVIDERS = "695188b7cc00"
+OPEN_PROVIDERS = "4f1c2b8e9d3a"
 T0 = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 # One row per table, written the way that revision's schema allows.
 ROWS: dict[str, dict] = {
@@ -240,7 +241,7 @@ def test_rows_survive_open_provider_names_on_sqlite(test_env, tmp_path):
             insert_payment("fake")
         indexes = sqlite_indexes_of("payments")
 
-        upgrade()  # SQLite rebuilds payments, webhook_events and gateway_calls
+        upgrade(revision=OPEN_PROVIDERS)  # SQLite rebuilds payments, webhook_events and gateway_calls
         assert stored_rows() == ROWS
         assert sqlite_indexes_of("payments") == indexes
         insert_payment("fake")
@@ -270,3 +271,58 @@ def test_constraints_guard_money_on_postgresql(app, make_user, pg_database):
                 except sa.exc.IntegrityError:
                     continue
                 raise AssertionError(f"amount={amount} refunded={refunded} was accepted")
+
+
+# Rows a periodic job is waiting on when per-row backoff arrives, and the column that aged them.
+WAITING = {
+    "payments": ({**ROWS["payments"], "status": "PROCESSING"}, "updated_at"),
+    "refunds": ({**ROWS["refunds"], "status": "pending"}, "updated_at"),
+    "webhook_events": ({**ROWS["webhook_events"], "state": "received"}, "received_at"),
+    "outbox": ({**ROWS["outbox"], "state": "pending"}, "created_at"),
+}
+
+
+def rows_survive_per_row_backoff() -> None:
+    """Every row is kept; those a job waits on are due at once, in the order their age gave them."""
+    upgrade(revision=OPEN_PROVIDERS)
+    seed_every_table()
+    tables = reflected_tables().tables
+    with db.engine.begin() as conn:
+        for name, (row, _) in WAITING.items():
+            conn.execute(sa.update(tables[name]).values(row))
+    upgrade()
+    kept = stored_rows()
+    assert kept == {name: ({**ROWS[name], **WAITING[name][0]} if name in WAITING else ROWS[name]) for name in ROWS}
+    tables = reflected_tables().tables
+    with db.engine.connect() as conn:
+        for name, (_, age) in WAITING.items():
+            due, aged = conn.execute(sa.select(tables[name].c.next_attempt_at, tables[name].c[age])).one()
+            assert as_utc(due) == as_utc(aged) == T0
+        assert conn.execute(sa.select(tables["payments"].c.job_attempts)).scalar_one() == 0
+        assert conn.execute(sa.select(tables["refunds"].c.attempts)).scalar_one() == 0
+
+
+def test_rows_survive_per_row_backoff_on_postgresql(test_env, pg_database):
+    url = services.create_database("backoff")
+    try:
+        app = create_app({**test_env, "DATABASE_URL": url})
+        with app.app_context():
+            rows_survive_per_row_backoff()
+            assert schema_diff() == []
+            db.engine.dispose()
+    finally:
+        services.drop_database(url)
+
+
+def test_rows_survive_per_row_backoff_on_sqlite(test_env, tmp_path):
+    app = create_app({**test_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite'}"})
+    with app.app_context():
+        upgrade(revision=OPEN_PROVIDERS)
+        indexes = sqlite_indexes_of("payments")
+        downgrade(revision="base")
+        rows_survive_per_row_backoff()  # SQLite rebuilds the four tables
+        after = sqlite_indexes_of("payments")
+        added = after - indexes
+        assert indexes <= after
+        assert [index.split(" ON ")[0] for index in added] == ["CREATE INDEX ix_payments_status_next_attempt"]
+        db.engine.dispose()

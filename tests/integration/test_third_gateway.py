@@ -149,7 +149,8 @@ def test_reconciliation_and_expiry_ask_the_third_gateway(fake_app, server, make_
         db.session.execute(sa.update(Payment).values(updated_at=utcnow() - timedelta(hours=1)))
         db.session.commit()
         assert jobs.reconcile()["payments"] == 2
-        db.session.execute(sa.update(Payment).values(created_at=utcnow() - timedelta(days=1)))
+        a_day_ago = utcnow() - timedelta(days=1)  # a day passes: the reconcile's backoff too
+        db.session.execute(sa.update(Payment).values(created_at=a_day_ago, next_attempt_at=a_day_ago))
         db.session.commit()
         assert jobs.expire()["expired"] == 1
     assert _payment(fake_app, paid_id).status == "PAID"

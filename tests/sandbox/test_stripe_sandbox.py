@@ -523,6 +523,56 @@ def test_refund_refusals(sandbox, client):
     assert outcomes(sandbox, "refund") == ["rejected"] * 4
 
 
+def test_refunds_are_listed_per_intent_newest_first(sandbox, client):
+    intent, other = paid(sandbox, client, 1000), paid(sandbox, client, 500)
+    made = [
+        client.v1.refunds.create(
+            params={"payment_intent": intent.id, "amount": amount, "metadata": {"refund_id": f"rf_{n}"}}
+        )
+        for n, amount in enumerate((100, 200, 300))
+    ]
+    client.v1.refunds.create(params={"payment_intent": other.id})
+    listed = client.v1.refunds.list(params={"payment_intent": intent.id, "limit": 100})
+    assert isinstance(listed, stripe.ListObject) and listed.object == "list" and listed.url == "/v1/refunds"
+    assert [r.id for r in listed.data] == [r.id for r in reversed(made)] and listed.has_more is False
+    assert [r.metadata["refund_id"] for r in listed.data] == ["rf_2", "rf_1", "rf_0"]
+    first = client.v1.refunds.list(params={"payment_intent": intent.id, "limit": 2})
+    assert [r.id for r in first.data] == [made[2].id, made[1].id] and first.has_more is True
+    rest = client.v1.refunds.list(params={"payment_intent": intent.id, "limit": 2, "starting_after": made[1].id})
+    assert [r.id for r in rest.data] == [made[0].id] and rest.has_more is False
+    assert len(client.v1.refunds.list(params={"limit": 100}).data) == 4
+    assert client.v1.refunds.list(params={"payment_intent": create(client).id}).data == []
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        client.v1.refunds.list(params={"payment_intent": "pi_" + "z" * 24})
+    assert (unknown.value.http_status, unknown.value.code, unknown.value.param) == (
+        404,
+        "resource_missing",
+        "payment_intent",
+    )
+    with pytest.raises(stripe.InvalidRequestError) as too_many:
+        client.v1.refunds.list(params={"limit": 101})
+    assert too_many.value.param == "limit"
+    assert set(outcomes(sandbox, "list")) == {"executed", "rejected"}
+
+
+def test_a_saved_500_after_the_refund_was_made(sandbox, client):
+    intent = paid(sandbox, client, 1000)
+    sandbox.fault(gateway="stripe", mode="error500_saved_executed", operation="refund")
+    params = {"payment_intent": intent.id, "metadata": {"refund_id": "rf_lost"}}
+    for _ in range(2):
+        with pytest.raises(stripe.APIError) as failed:
+            client.v1.refunds.create(params=params, options={"idempotency_key": "k-refund"})
+        assert failed.value.http_status == 500
+    assert failed.value.headers["Idempotent-Replayed"] == "true"
+    [made] = client.v1.refunds.list(params={"payment_intent": intent.id}).data  # made once, answer lost
+    assert (made.amount, made.metadata["refund_id"]) == (1000, "rf_lost")
+    log = [e for e in sandbox.requests_log(gateway="stripe") if e["operation"] == "refund"]
+    assert [(e["outcome"], e["status"], e["executed"]) for e in log] == [
+        ("injected_error500", 500, True),
+        ("replayed", 500, False),
+    ]
+
+
 # Webhooks
 
 
