@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from flask_limiter import RateLimitExceeded
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -139,6 +140,12 @@ def _database_unavailable(exc: OperationalError) -> Response:
     return error_response(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")
 
 
+def _redis_unavailable(exc: RedisError) -> Response:
+    # The token blocklist cannot be read: refuse rather than let a revoked token through.
+    log.error("redis unavailable", extra={"error": type(exc).__name__})
+    return error_response(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")
+
+
 def _unhandled(exc: Exception) -> Response:
     log.exception("unhandled error")
     return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
@@ -153,4 +160,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(EnqueueError, _enqueue_failed)
     app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(RedisError, _redis_unavailable)
     app.register_error_handler(Exception, _unhandled)
