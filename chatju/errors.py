@@ -9,10 +9,10 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from flask_limiter import RateLimitExceeded
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from chatju.auth.blocklist import BlocklistUnavailableError
 from chatju.exceptions import (
     ConflictError,
     DomainError,
@@ -140,9 +140,9 @@ def _database_unavailable(exc: OperationalError) -> Response:
     return error_response(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")
 
 
-def _redis_unavailable(exc: RedisError) -> Response:
-    # The token blocklist cannot be read: refuse rather than let a revoked token through.
-    log.error("redis unavailable", extra={"error": type(exc).__name__})
+def _blocklist_unavailable(exc: BlocklistUnavailableError) -> Response:
+    # A logout that cannot be recorded is not answered as done: the client retries.
+    log.error("token blocklist unavailable", extra={"error": str(exc)})
     return error_response(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")
 
 
@@ -160,5 +160,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(EnqueueError, _enqueue_failed)
     app.register_error_handler(OperationalError, _database_unavailable)
-    app.register_error_handler(RedisError, _redis_unavailable)
+    app.register_error_handler(BlocklistUnavailableError, _blocklist_unavailable)
     app.register_error_handler(Exception, _unhandled)

@@ -12,7 +12,7 @@ from flask_jwt_extended import current_user, jwt_required
 
 from chatju.auth import blocklist, sign_ins
 from chatju.auth.models import User
-from chatju.auth.tokens import revocation_entries, sign_access
+from chatju.auth.tokens import sign_access
 from chatju.errors import error_response
 from chatju.exceptions import NotAllowedError
 from chatju.extensions import db, jwt
@@ -114,4 +114,4 @@ def _verification_failed(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -
 @jwt.token_in_blocklist_loader
 def _revoked_access(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> bool:
     # Refresh tokens are checked against their rows, under the sign-in's lock (chatju.auth.sign_ins).
-    return jwt_data.get("type") == "access" and blocklist.current().contains_any(revocation_entries(jwt_data))
+    return jwt_data.get("type") == "access" and blocklist.current().refuses(jwt_data)

@@ -56,8 +56,14 @@ def refresh(user: User, jti: str, presented: str) -> TokenPair:
     if now - token.spent_at <= grace:
         successor = db.session.execute(sa.select(RefreshToken).where(RefreshToken.parent_id == token.id)).scalar_one()
         return sign_pair(_grant(user, sign_in, successor))
-    _revoke(sign_in, now, "reuse")
     log.warning("refresh token reused: sign-in revoked", extra={"sign_in_id": sign_in.id, "user_id": user.id})
+    try:
+        _revoke(sign_in, now, "reuse")
+    except blocklist.BlocklistUnavailableError:
+        # The refresh tokens are revoked all the same (committed with the 401). While Redis is
+        # down the database refuses this sign-in's access tokens; once it is back, they pass
+        # until they expire (ACCESS_TOKEN_EXPIRES_SECONDS at most).
+        log.error("reused sign-in revoked, its access tokens not blocklisted", extra={"sign_in_id": sign_in.id})
     raise RefreshTokenReusedError("This refresh token was already used; the sign-in has been ended.")
 
 

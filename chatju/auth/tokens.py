@@ -8,6 +8,7 @@ a hash of each refresh token is stored.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,7 +64,7 @@ def sign_access(user: User) -> str:
     return _access_token(str(user.id), user.is_admin, {})
 
 
-def revocation_entries(claims: dict[str, Any]) -> list[str]:
+def revocation_entries(claims: Mapping[str, Any]) -> list[str]:
     """The blocklist entries that refuse this access token: its own id, and its sign-in's."""
     entries = [access_entry(str(claims.get("jti", "")))]
     if SIGN_IN_CLAIM in claims:
