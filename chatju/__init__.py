@@ -21,6 +21,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
 
     from chatju import errors, http, jobs, logs
     from chatju.api import unit_of_work
+    from chatju.auth import blocklist
     from chatju.extensions import cors, db, jwt, limiter, migrate
     from chatju.gateways import audit, registry
     from chatju.observability import metrics
@@ -41,6 +42,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     jwt.init_app(app)
+    blocklist.init_app(app, settings)
     limiter.init_app(app)
     cors.init_app(app, resources={r"/*": {"origins": [settings_origin(settings)]}})
     jobs.init_app(app, settings)
@@ -66,6 +68,8 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "JWT_SECRET_KEY": settings.jwt_secret_key,
         "JWT_ALGORITHM": "HS256",
         "JWT_TOKEN_LOCATION": ["headers"],
+        # Headers only, so no CSRF claim: it would be random, and a grant must sign the same pair twice.
+        "JWT_COOKIE_CSRF_PROTECT": False,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.access_token_seconds),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.refresh_token_seconds),
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",

@@ -145,6 +145,7 @@ class Settings(BaseSettings):
     jwt_secret_key: str = Field(default_factory=_jwt_secret_default)
     access_token_seconds: Positive = Field(900, alias="ACCESS_TOKEN_EXPIRES_SECONDS")
     refresh_token_seconds: Positive = Field(30 * 86400, alias="REFRESH_TOKEN_EXPIRES_SECONDS")
+    refresh_reuse_grace_seconds: NonNegative = 10
     magic_link_seconds: Positive = Field(900, alias="MAGIC_LINK_EXPIRES_SECONDS")
     frontend_url: BaseUrl = "http://127.0.0.1:8000/demo"
     mail_url: str | None = None

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from chatju.auth.blocklist import BlocklistUnavailableError
 from chatju.exceptions import (
     ConflictError,
     DomainError,
@@ -139,6 +140,12 @@ def _database_unavailable(exc: OperationalError) -> Response:
     return error_response(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")
 
 
+def _blocklist_unavailable(exc: BlocklistUnavailableError) -> Response:
+    # A logout that cannot be recorded is not answered as done: the client retries.
+    log.error("token blocklist unavailable", extra={"error": str(exc)})
+    return error_response(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")
+
+
 def _unhandled(exc: Exception) -> Response:
     log.exception("unhandled error")
     return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
@@ -153,4 +160,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(EnqueueError, _enqueue_failed)
     app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(BlocklistUnavailableError, _blocklist_unavailable)
     app.register_error_handler(Exception, _unhandled)

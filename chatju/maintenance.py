@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from chatju.auth import blocklist, sign_ins
 from chatju.auth.service import prune_links
 from chatju.db import utcnow
 from chatju.fulfilment import maintenance as outbox
@@ -44,6 +45,8 @@ def prune() -> Counts:
         return {
             "idempotency_keys": prune_keys(now),
             "magic_links": prune_links(now - timedelta(days=1)),
+            "refresh_tokens": sign_ins.prune(now),
+            "revoked_tokens": blocklist.prune(now),
             "webhook_bodies": inbox.prune_bodies(retention),
             "gateway_responses": prune_responses(retention),
         }

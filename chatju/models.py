@@ -1,6 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) sees them all."""
 
-from chatju.auth.models import MagicLink, User
+from chatju.auth.models import MagicLink, RefreshToken, RevokedToken, SignIn, User
 from chatju.fulfilment.models import Entitlement
 from chatju.gateways.models import GatewayCall
 from chatju.idempotency.models import IdempotencyKey
@@ -15,7 +15,10 @@ __all__ = [
     "OutboxItem",
     "Payment",
     "PaymentEvent",
+    "RefreshToken",
     "Refund",
+    "RevokedToken",
+    "SignIn",
     "User",
     "WebhookEvent",
 ]

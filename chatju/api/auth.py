@@ -1,17 +1,17 @@
-"""Sign-in routes: magic links, token refresh and the signed-in user's profile."""
+"""Sign-in routes: magic links, token rotation, logout and the signed-in user's profile."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from flask_jwt_extended import get_jwt_identity
+from flask_jwt_extended import get_jwt
 
 from chatju.api import responses, tokens
 from chatju.api.docs import documented
 from chatju.api.tokens import refresh_token_required, signed_in
-from chatju.api.validation import json_body
-from chatju.auth import service
-from chatju.auth.schemas import MagicLinkRequest, MagicLinkVerify, ProfileUpdate, user_json
-from chatju.errors import APIError
+from chatju.api.unit_of_work import commit_record
+from chatju.api.validation import json_body, optional_json_body
+from chatju.auth import service, sign_ins
+from chatju.auth.schemas import LogoutRequest, MagicLinkRequest, MagicLinkVerify, ProfileUpdate, user_json
 from chatju.extensions import limiter
 from chatju.settings import current_settings
 
@@ -48,15 +48,36 @@ def verify_magic_link() -> Response:
 
 @bp.post("/refresh")
 @documented(
-    "A new access token (send the refresh token as Bearer)", {200: responses.AccessToken}, auth=True, tags=("auth",)
+    "The next token pair (send the refresh token as Bearer; it is spent)",
+    {200: responses.TokenPair},
+    auth=True,
+    tags=("auth",),
 )
 @limiter.limit(lambda: current_settings().rate_limit_auth)
 @refresh_token_required
 def refresh() -> Response:
-    user = tokens.signed_in_user()
-    if str(user.id) != get_jwt_identity():
-        raise APIError(401, "UNAUTHORIZED", "The token is invalid.")
-    return jsonify(access_token=tokens.access_token_for(user))
+    try:
+        pair = sign_ins.refresh(tokens.signed_in_user(), get_jwt()["jti"], tokens.presented_token())
+    except sign_ins.RefreshTokenReusedError:
+        commit_record()  # the revoked sign-in must stay revoked although the answer is 401
+        raise
+    return jsonify(pair.as_json())
+
+
+@bp.post("/logout")
+@documented(
+    "End this sign-in, or every sign-in of the user with {everywhere: true}",
+    {204: None},
+    body=LogoutRequest,
+    body_required=False,
+    auth=True,
+    tags=("auth",),
+)
+@signed_in
+def logout() -> tuple[str, int]:
+    body = optional_json_body(LogoutRequest)
+    sign_ins.end(tokens.signed_in_user(), get_jwt(), everywhere=body.everywhere)
+    return "", 204
 
 
 @bp.get("/me")

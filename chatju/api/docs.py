@@ -35,6 +35,7 @@ class Operation:
     summary: str
     responses: dict[int, type[BaseModel] | None]
     body: type[BaseModel] | None = None
+    body_required: bool = True  # False: an empty body means the model's defaults
     any_json_body: bool = False  # webhooks: any JSON object (the gateway's shape, verified by the handler)
     query: type[BaseModel] | None = None
     auth: bool = False
@@ -94,7 +95,7 @@ def _operation(op: Operation, path_args: set[str], components: dict[str, Any]) -
              "schema": {"type": "string"}}
         )  # fmt: skip
     if op.body is not None:
-        result["requestBody"] = _json_content(_schema(op.body, components), required=True)
+        result["requestBody"] = _json_content(_schema(op.body, components), required=op.body_required)
     elif op.any_json_body:
         result["requestBody"] = _json_content({"type": "object"}, required=True)
     if op.auth:

@@ -59,8 +59,9 @@ class Tokens(Exact):
     user: User
 
 
-class AccessToken(Exact):
+class TokenPair(Exact):
     access_token: str
+    refresh_token: str
 
 
 class Card(Exact):

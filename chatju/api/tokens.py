@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Response
-from flask_jwt_extended import create_access_token, create_refresh_token, current_user, jwt_required
+from flask import Response, request
+from flask_jwt_extended import current_user, jwt_required
 
+from chatju.auth import blocklist, sign_ins
 from chatju.auth.models import User
+from chatju.auth.tokens import sign_access
 from chatju.errors import error_response
 from chatju.exceptions import NotAllowedError
 from chatju.extensions import db, jwt
 
 F = TypeVar("F", bound=Callable[..., Any])
-ADMIN_ROLE = "admin"
 
 
 def issue_tokens(user: User) -> dict[str, str]:
-    return {"access_token": access_token_for(user), "refresh_token": create_refresh_token(identity=str(user.id))}
+    """A new sign-in of `user`: its first access and refresh tokens."""
+    return sign_ins.start(user).as_json()
 
 
 def access_token_for(user: User) -> str:
-    claims = {"role": ADMIN_ROLE} if user.is_admin else {}
-    return str(create_access_token(identity=str(user.id), additional_claims=claims))
+    """One access token outside any sign-in (operators and tests); logging out with it revokes it alone."""
+    return sign_access(user)
+
+
+def presented_token() -> str:
+    """The token of `Authorization: Bearer <token>`, once flask-jwt-extended has verified that header."""
+    for field in re.split(r",\s*", request.headers.get("Authorization", "")):
+        parts = field.split()
+        if len(parts) == 2 and parts[0] == "Bearer":
+            return parts[1]
+    return ""
 
 
 def signed_in_user() -> User:
@@ -97,3 +109,9 @@ def _needs_fresh(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Respon
 @jwt.token_verification_failed_loader
 def _verification_failed(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Response:
     return _unauthorized("The token is invalid.")
+
+
+@jwt.token_in_blocklist_loader
+def _revoked_access(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> bool:
+    # Refresh tokens are checked against their rows, under the sign-in's lock (chatju.auth.sign_ins).
+    return jwt_data.get("type") == "access" and blocklist.current().refuses(jwt_data)

@@ -6,7 +6,7 @@ Views and services never commit, with two named exceptions for work that must be
 record before the answer: `commit_before_waiting` (create and confirm hand work to a
 task and then wait for it) and `commit_record` (a refund, a cancel, a stored webhook:
 answered once committed, even if the broker refused their task, which the beat sends
-later instead).
+later instead; and a sign-in revoked for refresh-token reuse, answered 401).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def commit_before_waiting() -> None:
 
 
 def commit_record() -> bool:
-    """Commit now; a task the broker refuses is left to the beat (False when not sent)."""
+    """Commit now, whatever the answer will be; a task the broker refuses is left to the beat (False when not sent)."""
     return commit_then_enqueue()
 
 

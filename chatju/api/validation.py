@@ -21,3 +21,10 @@ def json_body(model: type[M]) -> M:
         raise APIError(400, "VALIDATION_ERROR", "The request body is empty; a JSON object is expected.")
     # model_validate_json parses and validates in one pass and rejects a non-object body.
     return model.model_validate_json(raw)
+
+
+def optional_json_body(model: type[M]) -> M:
+    """Like `json_body`, but no body at all means the model's defaults."""
+    if not request.get_data(cache=True).strip():
+        return model()
+    return json_body(model)

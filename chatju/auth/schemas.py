@@ -26,6 +26,10 @@ class ProfileUpdate(Strict):
     displayName: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None
 
 
+class LogoutRequest(Strict):
+    everywhere: bool = False
+
+
 def user_json(user: User) -> dict[str, Any]:
     return {
         "id": user.id,

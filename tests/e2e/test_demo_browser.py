@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +14,9 @@ from flask import Flask
 from flask_jwt_extended import create_access_token
 from playwright.sync_api import Page, expect
 
-from chatju.auth.models import User
+from chatju.auth.models import MagicLink, User
+from chatju.auth.service import hash_token
+from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.payments.models import Payment
 from tests.support.live import LiveServer
@@ -21,6 +24,7 @@ from tests.support.mail import LINK, wait_for_mail
 from tests.support.sandbox import SandboxProcess
 
 ACCESS_KEY = "chatju.demo.access"  # where demo.js keeps the access token
+REFRESH_KEY = "chatju.demo.refresh"  # and the refresh token
 DEFAULT_FRONTEND = "http://127.0.0.1:8000/demo"
 
 
@@ -72,6 +76,32 @@ def api_payment(page: Page, demo: LiveServer, order_id: str) -> dict:
     return response.json()
 
 
+def stored_token(page: Page, key: str) -> str:
+    token = page.evaluate("key => localStorage.getItem(key)", key)
+    assert token, key
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def me_status(demo: LiveServer, token: str) -> int:
+    return requests.get(f"{demo.url}/auth/me", headers=bearer(token), timeout=10).status_code
+
+
+def sign_in_elsewhere(app: Flask, demo: LiveServer, email: str) -> dict:
+    """Another device's sign-in of the same account, through the API (its link stored as the mail has it)."""
+    token = secrets.token_urlsafe(32)
+    with app.app_context():
+        expires = utcnow() + timedelta(minutes=5)
+        db.session.add(MagicLink(email=email, token_hash=hash_token(token), expires_at=expires))
+        db.session.commit()
+    response = requests.post(f"{demo.url}/auth/magic-link/verify", json={"token": token}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def stored_user_id(app: Flask, email: str) -> int:
     with app.app_context():
         return db.session.execute(sa.select(User.id).where(User.email == email)).scalar_one()
@@ -86,9 +116,26 @@ def test_sign_in_through_the_mailed_link(page, demo_server, mail_dir):
     expect(page.get_by_role("button", name="토스로 결제 Buy with Toss (₩13,000)")).to_be_enabled()
     expect(page.locator("#product-name")).to_contain_text("Premium saju reading")
 
+    access = stored_token(page, ACCESS_KEY)
     page.get_by_role("link", name=re.compile("Sign out")).click()
     expect(page.locator("#sign-in-form")).to_be_visible()
     assert page.evaluate("key => localStorage.getItem(key)", ACCESS_KEY) is None
+    # Signing out ended the sign-in on the server too: the token it held is refused.
+    assert me_status(demo_server, access) == 401
+
+
+def test_end_every_sign_in_from_the_demo(page, app, demo_server, mail_dir):
+    email = "e2e-everywhere@example.com"
+    sign_in(page, demo_server, mail_dir, email)
+    elsewhere = sign_in_elsewhere(app, demo_server, email)
+    assert me_status(demo_server, elsewhere["access_token"]) == 200
+
+    page.get_by_role("link", name=re.compile("End every sign-in")).click()
+    expect(page.locator("#sign-in-form")).to_be_visible()
+    # The other device's sign-in ended too: its access token and its refresh token are refused.
+    assert me_status(demo_server, elsewhere["access_token"]) == 401
+    refreshed = requests.post(f"{demo_server.url}/auth/refresh", headers=bearer(elsewhere["refresh_token"]), timeout=10)
+    assert refreshed.status_code == 401
 
 
 def test_a_used_link_shows_the_error(page, demo_server, mail_dir):
@@ -103,6 +150,7 @@ def test_a_used_link_shows_the_error(page, demo_server, mail_dir):
 def test_an_expired_access_token_is_refreshed_once(page, app, demo_server, mail_dir):
     email = "e2e-refresh@example.com"
     sign_in(page, demo_server, mail_dir, email)
+    first_refresh = stored_token(page, REFRESH_KEY)
     user_id = stored_user_id(app, email)
     with app.app_context():
         expired = create_access_token(identity=str(user_id), expires_delta=timedelta(seconds=-60))
@@ -111,6 +159,9 @@ def test_an_expired_access_token_is_refreshed_once(page, app, demo_server, mail_
     expect(page.locator("#who")).to_have_text(email)
     fresh = page.evaluate("key => localStorage.getItem(key)", ACCESS_KEY)
     assert fresh and fresh != expired
+    # The refresh token rotated: the page keeps the new one, and the spent one is not kept.
+    rotated = stored_token(page, REFRESH_KEY)
+    assert rotated and rotated != first_refresh
 
 
 def test_buy_with_toss_success_card_is_paid(page, app, demo_server, sandbox, mail_dir, tmp_path):

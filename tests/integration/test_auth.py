@@ -133,11 +133,11 @@ def test_verify_validation(client, body):
     assert response.status_code == 400
 
 
-def test_refresh_gives_a_new_access_token(client, worker, mail_dir):
+def test_refresh_gives_a_new_token_pair(client, worker, mail_dir):
     tokens = verify(client, request_link(client, mail_dir)).get_json()
     response = client.post("/auth/refresh", headers=bearer(tokens["refresh_token"]))
     assert response.status_code == 200
-    assert set(response.get_json()) == {"access_token"}
+    assert set(response.get_json()) == {"access_token", "refresh_token"}  # SPEC §3: refresh tokens rotate
     assert client.get("/auth/me", headers=bearer(response.get_json()["access_token"])).status_code == 200
 
 

@@ -51,7 +51,23 @@ def fuzz_headers(fuzz_app):
         return {"Authorization": f"Bearer {access_token_for(user)}"}
 
 
-def test_every_operation_answers_within_its_schema(api_schema, fuzz_headers):
+@pytest.fixture(scope="module")
+def logout_headers(fuzz_app):
+    """A token of its own for each logout case: a logout must not revoke the token every other case uses."""
+    from chatju.api.tokens import access_token_for
+    from chatju.auth import service
+    from chatju.extensions import db
+
+    def fresh() -> dict[str, str]:
+        with fuzz_app.app_context():
+            user = service.get_or_create_user("fuzzer-logout@example.com")
+            db.session.commit()
+            return {"Authorization": f"Bearer {access_token_for(user)}"}
+
+    return fresh
+
+
+def test_every_operation_answers_within_its_schema(api_schema, fuzz_headers, logout_headers):
     """Fuzz every operation: no 5xx, status codes and bodies as described."""
     failures: dict[str, str] = {}
     operations = [result.ok() for result in api_schema.get_all_operations()]
@@ -61,7 +77,8 @@ def test_every_operation_answers_within_its_schema(api_schema, fuzz_headers):
         @given(case=operation.as_strategy())
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def fuzz(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers={**fuzz_headers, **(case.headers or {})}, checks=CHECKS)
+            signed_in = logout_headers() if case.operation.path == "/auth/logout" else fuzz_headers
+            case.call_and_validate(headers={**signed_in, **(case.headers or {})}, checks=CHECKS)
 
         try:
             fuzz()
@@ -86,6 +103,8 @@ def test_the_description_covers_every_json_route(fuzz_app):
         ("/readings/consume", "post"),
         ("/auth/magic-link", "post"),
         ("/auth/me", "patch"),
+        ("/auth/refresh", "post"),
+        ("/auth/logout", "post"),
         ("/products", "get"),
         ("/readyz", "get"),
     ]:

@@ -1,8 +1,8 @@
 /* ChatJu demo frontend: plain JavaScript against the service's own JSON API.
  *
  * No framework, no build step. Tokens live in localStorage; every call sends
- * `Authorization: Bearer <access token>`; a 401 refreshes the access token once
- * and retries. Each page is named by <body data-page>, and the server-side
+ * `Authorization: Bearer <access token>`; a 401 refreshes once and retries. A
+ * refresh spends the refresh token and answers a new pair: both are stored. Each page is named by <body data-page>, and the server-side
  * settings come in <body data-config> (JSON).
  */
 (function () {
@@ -88,14 +88,21 @@
 
   let refreshing = null;
 
-  // One refresh at a time, however many calls got a 401 together.
-  function refreshAccessToken() {
+  // One refresh at a time, however many calls got a 401 together. The refresh token is
+  // spent: store the new pair. Another tab may have refreshed meanwhile (the server gives
+  // both the same pair within a few seconds); its stored pair is then the one to use.
+  function refreshTokens() {
     if (!refreshing) {
-      refreshing = send("POST", "/auth/refresh", { token: tokens.refresh })
+      const spent = tokens.refresh;
+      refreshing = send("POST", "/auth/refresh", { token: spent })
         .then((result) => {
-          if (result.ok) tokens.save(result.data.access_token);
-          else tokens.clear();
-          return result.ok;
+          if (result.ok) {
+            tokens.save(result.data.access_token, result.data.refresh_token);
+            return true;
+          }
+          if (tokens.refresh !== spent) return Boolean(tokens.refresh);
+          tokens.clear();
+          return false;
         })
         .finally(() => {
           refreshing = null;
@@ -104,10 +111,17 @@
     return refreshing;
   }
 
-  // A call as the signed-in user: on 401, refresh the access token once, then retry once.
+  // Sign out: end this sign-in (or every sign-in of the account) on the server, so its
+  // tokens stop working, then forget them here.
+  async function signOut(everywhere) {
+    if (tokens.access || tokens.refresh) await api("POST", "/auth/logout", { json: { everywhere } });
+    tokens.clear();
+  }
+
+  // A call as the signed-in user: on 401, refresh once, then retry once.
   async function api(method, path, options = {}) {
     let result = await send(method, path, { ...options, token: tokens.access });
-    if (result.status === 401 && tokens.refresh && (await refreshAccessToken())) {
+    if (result.status === 401 && tokens.refresh && (await refreshTokens())) {
       result = await send(method, path, { ...options, token: tokens.access });
     }
     return result;
@@ -409,7 +423,14 @@
     $("#signed-in").hidden = false;
     $("#who").textContent = user.displayName ? `${user.displayName} <${user.email}>` : user.email;
     setText("#readings", user.premiumReadings);
-    $("#sign-out").addEventListener("click", () => tokens.clear());
+    for (const [selector, everywhere] of [["#sign-out", false], ["#sign-out-everywhere", true]]) {
+      $(selector).addEventListener("click", async (event) => {
+        event.preventDefault();
+        const home = event.currentTarget.href;
+        await signOut(everywhere);
+        window.location.assign(home);
+      });
+    }
     await Promise.all([showProduct(user), showOrders(user)]);
   }
 
