@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_key_prefix: str = "chatju:"
     celery_queue: str = "chatju"
+    # How long a task taken by a worker that then dies stays invisible before Redis hands it out again.
+    broker_visibility_timeout_seconds: Positive = 300
     jwt_secret_key: str = Field(default_factory=_jwt_secret_default)
     access_token_seconds: Positive = Field(900, alias="ACCESS_TOKEN_EXPIRES_SECONDS")
     refresh_token_seconds: Positive = Field(30 * 86400, alias="REFRESH_TOKEN_EXPIRES_SECONDS")

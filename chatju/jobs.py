@@ -79,9 +79,10 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
     }
     if settings.redis_url:
-        # Minutes, not the default hour, before an unacknowledged task is redelivered.
+        # Minutes, not the default hour, before an unacknowledged task is redelivered. It must
+        # outlast the longest task (a confirm's retries wait in the worker, not on the broker).
         config["broker_transport_options"] = {
-            "visibility_timeout": 300,
+            "visibility_timeout": settings.broker_visibility_timeout_seconds,
             "global_keyprefix": settings.redis_key_prefix,
             "socket_connect_timeout": 3,
         }

@@ -5,7 +5,7 @@ JSON in and out, no authentication: the sandbox must only ever listen on 127.0.0
     GET    /_control/health
     POST   /_control/reset                 payments, keys, faults, webhook knobs and logs
     GET    /_control/faults
-    POST   /_control/faults                {gateway, mode: error500|timeout|drop
+    POST   /_control/faults                {gateway, mode: error500|timeout|drop|malformed
                                             (|error500_saved|error500_saved_executed for stripe),
                                             count=1, operation=null, seconds} and/or {gateway, latency_ms}
     DELETE /_control/faults[?gateway=]

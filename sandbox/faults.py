@@ -14,6 +14,10 @@ Modes (each consumes one unit of its `count` on a matching request):
   its Idempotency-Key already claimed, so a retry arriving meanwhile gets the gateway's
   "still processing" answer and a later one the replayed result; a held repeat answers
   with what its key holds after the hold. Logged as `injected_timeout`.
+- `malformed`: go on normally (executed, or answered from its key), then cut the answer's
+  body short, so it is no longer JSON; the status stays. The stored answer under the key
+  is the real one: a retry with the key gets it whole. Logged as `malformed`, with
+  `executed` saying whether the request ran.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any
 
 from flask import Response, request
 
-MODES = ("error500", "timeout", "drop")
+MODES = ("error500", "timeout", "drop", "malformed")
+MALFORMED = "malformed"
 SAVED_ERROR500 = "error500_saved"
 EXECUTED_SAVED_ERROR500 = "error500_saved_executed"
 
@@ -85,6 +90,11 @@ class FaultBoard:
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {"faults": [asdict(f) for f in self._faults], "latencyMs": dict(self._latency_ms)}
+
+
+def cut_short(body: bytes) -> bytes:
+    """The first half of an answer (at least one byte): what a proxy hangs up in the middle of."""
+    return body[: max(1, len(body) // 2)] if body else b"{"
 
 
 def dropped_connection() -> Response:

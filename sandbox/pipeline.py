@@ -2,9 +2,9 @@
 
 latency → injected fault (error500 / drop) → authentication → Idempotency-Key
 (replay, in-flight, mismatch) → timeout hold → execution (or a saved injected 500,
-after the execution with `error500_saved_executed`)
-→ stored for replay → logged. Each gateway supplies its own shapes, key scope, key
-lifetime and extra response headers through an `ApiProfile`.
+after the execution with `error500_saved_executed`) → stored for replay → logged →
+the answer (cut short by a `malformed` fault). Each gateway supplies its own shapes,
+key scope, key lifetime and extra response headers through an `ApiProfile`.
 
 Every response an execution produces is stored under its Idempotency-Key and replayed
 with the same status and bytes, refusals (4xx) included, as Toss says "the first
@@ -23,7 +23,7 @@ from typing import Protocol
 from flask import Response, request
 
 from sandbox.clock import utc_stamp
-from sandbox.faults import EXECUTED_SAVED_ERROR500, SAVED_ERROR500, Fault, dropped_connection
+from sandbox.faults import EXECUTED_SAVED_ERROR500, MALFORMED, SAVED_ERROR500, Fault, cut_short, dropped_connection
 from sandbox.idempotency import ClaimKind, Scope
 from sandbox.replies import Reply
 from sandbox.requestlog import LoggedRequest
@@ -75,12 +75,18 @@ class _Call:
         self.held = False
         self.saved_error = fault is not None and fault.mode in (SAVED_ERROR500, EXECUTED_SAVED_ERROR500)
         self.executes = fault is not None and fault.mode == EXECUTED_SAVED_ERROR500
+        self.malformed = fault is not None and fault.mode == MALFORMED
 
     def wait(self) -> None:
         """Serve an injected timeout: hold the request (once) before it goes on."""
         if self.hold and not self.held:
             time.sleep(self.hold)
             self.held = True
+
+    def _logged(self, outcome: str) -> str:
+        if self.malformed:
+            return MALFORMED
+        return "injected_timeout" if self.held else outcome
 
     def finish(self, outcome: str, reply: Reply | None, executed: bool = False) -> Response:
         self.wait()
@@ -91,7 +97,7 @@ class _Call:
                 path=request.path,
                 operation=self.operation,
                 idempotency_key=self.key,
-                outcome="injected_timeout" if self.held else outcome,
+                outcome=self._logged(outcome),
                 status=None if reply is None else reply.status,
                 executed=executed,
                 at=utc_stamp(),
@@ -99,6 +105,8 @@ class _Call:
         )
         if reply is None:
             return dropped_connection()
+        if self.malformed:
+            reply = Reply(reply.status, cut_short(reply.body), replayable=False)
         response = reply.response()
         response.headers.update(self.profile.response_headers(outcome))
         return response

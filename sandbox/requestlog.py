@@ -15,8 +15,19 @@ from typing import Any
 #                      so the repeats that follow are `replayed` 500s)
 #   dropped            connection dropped by an injected fault, not executed
 #   injected_timeout   held by an injected fault, then executed (see `executed`)
+#   malformed          answered with its body cut short by an injected fault (`executed`: it ran;
+#                      else it was a replay, and the key holds the whole answer)
 # `executed` says whether the request reached the operation (it ran, whatever it answered).
-OUTCOMES = ("executed", "rejected", "replayed", "in_flight", "injected_error500", "dropped", "injected_timeout")
+OUTCOMES = (
+    "executed",
+    "rejected",
+    "replayed",
+    "in_flight",
+    "injected_error500",
+    "dropped",
+    "injected_timeout",
+    "malformed",
+)
 
 
 @dataclass(frozen=True)

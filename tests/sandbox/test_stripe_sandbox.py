@@ -441,6 +441,18 @@ def test_error500_and_drop_fail_in_front_without_saving(sandbox, client):
     assert outcomes(sandbox, "retrieve") == ["dropped"]
 
 
+def test_malformed_answers_unreadably_after_creating(sandbox, client):
+    order_id = new_order_id()
+    sandbox.fault(gateway="stripe", mode="malformed", operation="create_intent")
+    with pytest.raises(stripe.APIError) as unreadable:
+        create(client, key="k-malformed", order_id=order_id)
+    assert unreadable.value.http_status == 200 and "Invalid response body" in str(unreadable.value)
+    [intent] = sandbox.stripe_intents()
+    assert create(client, key="k-malformed", order_id=order_id).id == intent["id"]  # replayed whole
+    log = [e for e in sandbox.requests_log(gateway="stripe") if e["operation"] == "create_intent"]
+    assert [(e["outcome"], e["executed"]) for e in log] == [("malformed", True), ("replayed", False)]
+
+
 def test_timeout_loses_the_answer_but_not_the_effect(sandbox, client):
     order_id = new_order_id()
     sandbox.fault(gateway="stripe", mode="timeout", seconds=0.6, operation="create_intent")

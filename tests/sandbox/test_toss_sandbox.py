@@ -335,6 +335,25 @@ def test_a_held_retry_answers_with_what_its_key_holds_after_the_hold(sandbox, to
     assert held == [("injected_timeout", False), ("injected_timeout", True)]
 
 
+def test_malformed_cuts_the_answer_short_after_executing(sandbox, toss):
+    params = authorise(sandbox)
+    sandbox.fault(mode="malformed", operation="confirm", count=2)
+    for _ in range(2):  # executed, then replayed: each answer cut short, the status kept
+        broken = toss.confirm(params, key="k-malformed")
+        assert broken.status_code == 200
+        with pytest.raises(ValueError):
+            broken.json()
+    assert toss.get(f"/v1/payments/{params['paymentKey']}").json()["status"] == "DONE"
+    whole = toss.confirm(params, key="k-malformed")  # the key holds the real answer
+    assert whole.status_code == 200 and whole.json()["status"] == "DONE"
+    log = [e for e in sandbox.requests_log() if e["operation"] == "confirm"]
+    assert [(e["outcome"], e["executed"]) for e in log] == [
+        ("malformed", True),
+        ("malformed", False),
+        ("replayed", False),
+    ]
+
+
 def test_faults_match_their_operation_and_latency_applies(sandbox, toss):
     params = authorise(sandbox)
     sandbox.fault(mode="error500", operation="cancel")
