@@ -150,6 +150,8 @@ class Settings(BaseSettings):
     mail_url: str | None = None
     mail_from: str = "ChatJu <no-reply@chatju.app>"
     max_request_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    # The gateways' webhook routes: a legitimate event (a charge with many refunds) must never be refused.
+    webhook_max_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     rate_limit_magic_link: str = "5 per minute;30 per hour"
     rate_limit_auth: str = "30 per minute"
     rate_limit_default: str = "300 per minute"
