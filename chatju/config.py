@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_key_prefix: str = "chatju:"
     celery_queue: str = "chatju"
+    # Where beat keeps its schedule state; its folder is created when beat starts (tasks/beat.py).
+    celery_beat_schedule: Path = Field(default_factory=lambda data: data["instance_dir"] / "celerybeat-schedule")
     jwt_secret_key: str = Field(default_factory=_jwt_secret_default)
     access_token_seconds: Positive = Field(900, alias="ACCESS_TOKEN_EXPIRES_SECONDS")
     refresh_token_seconds: Positive = Field(30 * 86400, alias="REFRESH_TOKEN_EXPIRES_SECONDS")
