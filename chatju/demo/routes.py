@@ -79,6 +79,6 @@ def stripe_return() -> str:
     return _page("stripe_return")
 
 
-@bp.get("/orders/<order_id:order_id>")
+@bp.get("/orders/<order_id>")
 def order(order_id: str) -> str:
     return _page("order", order_id=order_id)
