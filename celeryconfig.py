@@ -22,7 +22,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "result_expires": 3600,
         "worker_hijack_root_logger": False,
-        "beat_schedule_filename": str(settings.instance_dir / "celerybeat-schedule"),
+        # Beat's state (CELERY_BEAT_SCHEDULE); the scheduler creates its folder when missing.
+        "beat_scheduler": "tasks.beat:Scheduler",
+        "beat_schedule_filename": str(settings.celery_beat_schedule),
         # SPEC §6: reconcile, expire and re-drive every RECONCILE_INTERVAL_SECONDS; prune hourly. A run
         # still queued when the next comes is dropped, not stacked.
         "beat_schedule": {

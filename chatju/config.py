@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     celery_queue: str = "chatju"
     # How long a task taken by a worker that then dies stays invisible before Redis hands it out again.
     broker_visibility_timeout_seconds: Positive = 300
+    # Where beat keeps its schedule state; its folder is created when beat starts (tasks/beat.py).
+    celery_beat_schedule: Path = Field(default_factory=lambda data: data["instance_dir"] / "celerybeat-schedule")
     jwt_secret_key: str = Field(default_factory=_jwt_secret_default)
     access_token_seconds: Positive = Field(900, alias="ACCESS_TOKEN_EXPIRES_SECONDS")
     refresh_token_seconds: Positive = Field(30 * 86400, alias="REFRESH_TOKEN_EXPIRES_SECONDS")
@@ -153,6 +155,8 @@ class Settings(BaseSettings):
     mail_url: str | None = None
     mail_from: str = "ChatJu <no-reply@chatju.app>"
     max_request_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    # The gateways' webhook routes: a legitimate event (a charge with many refunds) must never be refused.
+    webhook_max_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     rate_limit_magic_link: str = "5 per minute;30 per hour"
     rate_limit_auth: str = "30 per minute"
     rate_limit_default: str = "300 per minute"

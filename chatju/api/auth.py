@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from flask_jwt_extended import get_jwt
 
 from chatju.api import responses, tokens
 from chatju.api.docs import documented
 from chatju.api.tokens import refresh_token_required, signed_in
 from chatju.api.unit_of_work import commit_record
-from chatju.api.validation import json_body, optional_json_body
+from chatju.api.validation import json_body, optional_json_body, peek_json_object
 from chatju.auth import service, sign_ins
 from chatju.auth.schemas import LogoutRequest, MagicLinkRequest, MagicLinkVerify, ProfileUpdate, user_json
 from chatju.extensions import limiter
@@ -19,9 +19,9 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _email_key() -> str:
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    return "magic-link:" + (service.normalize_email(email) if isinstance(email, str) else "-")
+    """Per address; one shared key for every body without a readable one. Never raises."""
+    email = peek_json_object().get("email")
+    return "magic-link:" + (service.normalize_email(email)[:254] if isinstance(email, str) else "-")
 
 
 @bp.post("/magic-link")

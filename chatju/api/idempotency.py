@@ -13,6 +13,11 @@ from chatju.extensions import db
 from chatju.idempotency import service
 
 ViewResult = tuple[dict[str, Any], int]
+# The header's description in OpenAPI: the rule of chatju.validation, as clients read it.
+IDEMPOTENCY_KEY_HEADER = (
+    "1-255 visible ASCII characters (0x21-0x7E: letters, digits, punctuation; no spaces), anything else is a 400;"
+    " the same key and body replay the first answer for 24 h."
+)
 
 
 def idempotent(

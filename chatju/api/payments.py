@@ -19,7 +19,7 @@ from chatju.payments.service import owned_payment
 bp = Blueprint("payments", __name__, url_prefix="/payment")
 
 
-@bp.get("/<order_id>")
+@bp.get("/<order_id:order_id>")
 @documented("An order, to its owner", {200: responses.Payment}, auth=True, tags=("payments",))
 @signed_in
 def show(order_id: str) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def show(order_id: str) -> dict[str, Any]:
     return payment_json(owned_payment(signed_in_user().id, order_id))
 
 
-@bp.post("/<order_id>/cancel")
+@bp.post("/<order_id:order_id>/cancel")
 @documented(
     "Cancel a PENDING order (409 otherwise)", {200: responses.Payment}, auth=True, tags=("payments",), errors=(409,)
 )
@@ -38,7 +38,7 @@ def cancel_order(order_id: str) -> dict[str, Any]:
     return payment_json(payment)
 
 
-@bp.post("/<order_id>/refund")
+@bp.post("/<order_id:order_id>/refund")
 @documented(
     "Refund in full or in part (admins)",
     {202: responses.RefundAccepted},

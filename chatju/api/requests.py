@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,64}$")]
-OrderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+from chatju.validation import ORDER_ID_PATTERN, clean_text
+
+# Text from a client: no control characters (chatju.validation), whatever the field.
+Text = AfterValidator(clean_text)
+OrderId = Annotated[str, StringConstraints(pattern=f"^{ORDER_ID_PATTERN}$")]
+OrderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Text]
+ProductId = Annotated[str, StringConstraints(min_length=1, max_length=64), Text]
 # A JSON integer: strict mode refuses 13000.0, "13000" and true.
 Amount = Annotated[int, Field(gt=0, le=10**12)]
 
@@ -19,19 +24,19 @@ class Strict(BaseModel):
 class TossCreate(Strict):
     amount: Amount | None = None
     orderName: OrderName | None = None
-    productId: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    productId: ProductId | None = None
 
 
 class StripeCreate(Strict):
     amount: Amount | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] = "USD"
     description: OrderName | None = None
-    productId: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    productId: ProductId | None = None
 
 
 class RefundRequest(Strict):
     amount: Amount | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Text]
 
 
 class TossConfirm(Strict):

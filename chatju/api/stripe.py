@@ -8,7 +8,7 @@ from flask import Blueprint
 
 from chatju.api import responses
 from chatju.api.docs import documented
-from chatju.api.idempotency import checkpoint, idempotent
+from chatju.api.idempotency import IDEMPOTENCY_KEY_HEADER, checkpoint, idempotent
 from chatju.api.requests import StripeCreate
 from chatju.api.tokens import signed_in, signed_in_user
 from chatju.api.validation import json_body
@@ -33,7 +33,7 @@ def _user_id() -> int:
     body=StripeCreate,
     auth=True,
     tags=("stripe",),
-    headers={"Idempotency-Key": "At most 255 characters; the same key and body replay the first answer for 24 h."},
+    headers={"Idempotency-Key": IDEMPOTENCY_KEY_HEADER},
     errors=(404, 409),
 )
 @signed_in

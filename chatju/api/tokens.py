@@ -18,6 +18,8 @@ from chatju.exceptions import NotAllowedError
 from chatju.extensions import db, jwt
 
 F = TypeVar("F", bound=Callable[..., Any])
+# A user id as tokens carry it: ASCII digits that fit the id column ("²" is a digit to str.isdigit).
+SUBJECT = re.compile(r"[1-9][0-9]{0,17}")
 
 
 def issue_tokens(user: User) -> dict[str, str]:
@@ -72,8 +74,10 @@ def _unauthorized(message: str) -> Response:
 
 @jwt.user_lookup_loader
 def _load_user(jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> User | None:
-    subject = jwt_data.get("sub", "")
-    return db.session.get(User, int(subject)) if str(subject).isdigit() else None
+    subject = jwt_data.get("sub")
+    if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
+        return None  # 401, like a user that no longer exists
+    return db.session.get(User, int(subject))
 
 
 @jwt.user_lookup_error_loader

@@ -8,7 +8,7 @@ from flask import Blueprint
 
 from chatju.api import responses
 from chatju.api.docs import documented
-from chatju.api.idempotency import idempotent
+from chatju.api.idempotency import IDEMPOTENCY_KEY_HEADER, idempotent
 from chatju.api.requests import TossConfirm, TossCreate
 from chatju.api.tokens import signed_in, signed_in_user
 from chatju.api.unit_of_work import commit_before_waiting
@@ -44,7 +44,7 @@ def _toss() -> Gateway:
     body=TossCreate,
     auth=True,
     tags=("toss",),
-    headers={"Idempotency-Key": "At most 255 characters; the same key and body replay the first answer for 24 h."},
+    headers={"Idempotency-Key": IDEMPOTENCY_KEY_HEADER},
     errors=(404, 409),
 )
 @signed_in

@@ -1,13 +1,16 @@
-"""Reading a request's JSON body into a pydantic model."""
+"""Reading a request's JSON body: into a pydantic model, or leniently for a rate-limit key."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import pydantic_core
 from flask import request
 from pydantic import BaseModel
+from werkzeug.exceptions import HTTPException
 
 from chatju.errors import APIError
+from chatju.settings import current_settings
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,3 +31,20 @@ def optional_json_body(model: type[M]) -> M:
     if not request.get_data(cache=True).strip():
         return model()
     return json_body(model)
+
+
+def peek_json_object() -> dict[str, Any]:
+    """The body if it is a JSON object within the size limit, else {}; never raises (a rate-limit key).
+
+    A key function that raised would make Flask-Limiter skip the limit (SPEC §9), so a
+    body too large, too deep (pydantic_core's parser stops at its recursion limit) or not
+    JSON at all is simply no object.
+    """
+    length = request.content_length
+    if not request.is_json or length is None or length > current_settings().max_request_bytes:
+        return {}
+    try:
+        body = pydantic_core.from_json(request.get_data(cache=True))
+    except (ValueError, HTTPException, OSError):
+        return {}
+    return body if isinstance(body, dict) else {}

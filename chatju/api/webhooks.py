@@ -12,6 +12,7 @@ from chatju.extensions import limiter
 from chatju.gateways import stripe, toss
 from chatju.gateways.port import WebhookRejectedError
 from chatju.gateways.registry import gateway
+from chatju.http import large_body
 from chatju.observability import metrics
 from chatju.settings import current_settings
 from chatju.webhooks import service
@@ -27,6 +28,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/payment")
     tags=("webhooks",),
     headers={"tosspayments-webhook-transmission-id": "Toss's delivery id"},
 )
+@large_body
 # Per source address, so forged bodies cannot become a flood of calls to Toss; Toss's own
 # published addresses are exempt (its retries of a burst must not be refused).
 @limiter.limit(
@@ -46,6 +48,7 @@ def toss_webhook() -> tuple[Response, int]:
     headers={"Stripe-Signature": "t=...,v1=..."},
     required_headers=("Stripe-Signature",),
 )
+@large_body
 @limiter.limit(lambda: current_settings().rate_limit_webhook)
 def stripe_webhook() -> tuple[Response, int]:
     return receive(stripe.NAME)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from chatju.auth.models import User
 from chatju.timefmt import iso_utc
+from chatju.validation import clean_text
+
+# Text from a client: no control characters (chatju.validation).
+Text = AfterValidator(clean_text)
 
 
 class Strict(BaseModel):
@@ -19,11 +23,11 @@ class MagicLinkRequest(Strict):
 
 
 class MagicLinkVerify(Strict):
-    token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    token: Annotated[str, StringConstraints(min_length=10, max_length=200), Text]
 
 
 class ProfileUpdate(Strict):
-    displayName: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None
+    displayName: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Text] | None
 
 
 class LogoutRequest(Strict):

@@ -71,6 +71,12 @@ class WebhookRejectedError(Exception):
         self.message = message
 
 
+def rejected_unless(valid: bool, message: str) -> None:
+    """A delivery that breaks an input rule (chatju.validation) is a VALIDATION_ERROR: 400, nothing stored."""
+    if not valid:
+        raise WebhookRejectedError("VALIDATION_ERROR", message)
+
+
 @dataclass(frozen=True)
 class Order:
     """What an adapter needs to know of one of our orders."""

@@ -19,6 +19,7 @@ from chatju.exceptions import ConflictError, InvalidRequestError
 from chatju.extensions import db
 from chatju.idempotency.models import IdempotencyKey, KeyState
 from chatju.periodic import in_batches
+from chatju.validation import is_idempotency_key
 
 KEY_TTL = timedelta(hours=24)
 # A reservation this old belongs to a request that died mid-way; a retry may take it over.
@@ -58,8 +59,11 @@ def remember(key_id: int, body: dict[str, Any], status: int, final: bool = True)
 
 
 def check_key(key: str) -> None:
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidRequestError(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.")
+    """One rule (chatju.validation): 1-255 visible ASCII characters, the same bytes from every client."""
+    if not is_idempotency_key(key):
+        raise InvalidRequestError(
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} visible ASCII characters (letters, digits, punctuation)."
+        )
 
 
 def reserve(user_id: int, route: str, key: str, digest: str) -> int | StoredAnswer:

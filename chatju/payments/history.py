@@ -22,9 +22,9 @@ from chatju.exceptions import InvalidRequestError
 from chatju.extensions import db
 from chatju.payments.models import Payment
 from chatju.states import PaymentStatus
+from chatju.validation import is_order_id
 
 CURSOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-ORDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def decode_cursor(cursor: str) -> str:
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
         raise ValueError("cursor is malformed") from None
     order_id = data.get("after") if isinstance(data, dict) and len(data) == 1 else None
-    if not isinstance(order_id, str) or not ORDER_ID_PATTERN.match(order_id):
+    if not isinstance(order_id, str) or not is_order_id(order_id):
         raise ValueError("cursor is malformed")
     return order_id
 

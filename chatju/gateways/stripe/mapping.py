@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from stripe.params import PaymentIntentCreateParams
@@ -10,6 +10,7 @@ from stripe.params import PaymentIntentCreateParams
 from chatju.gateways.port import GatewayPayment, GatewayRefund
 from chatju.gateways.redaction import redactor
 from chatju.states import PaymentStatus
+from chatju.validation import instant_from_unix
 
 METHODS = {"card": "card"}
 # Secrets and personal data in Stripe's answers: never kept, never logged.
@@ -64,9 +65,7 @@ def to_payment(intent: dict[str, Any]) -> GatewayPayment:
         card_brand=card.get("brand"),
         card_last4=card.get("last4"),
         receipt_url=charge.get("receipt_url"),
-        approved_at=datetime.fromtimestamp(charge["created"], UTC)
-        if status == "succeeded" and charge.get("created")
-        else None,
+        approved_at=unix_time(charge.get("created")) if status == "succeeded" else None,
         failure_code=error.get("code"),
         failure_message=error.get("message"),
         failure_decline_code=error.get("decline_code"),
@@ -91,3 +90,13 @@ def target_status(status: str, failed_attempt: bool, refunded: int, amount: int)
             return PaymentStatus.FAILED
         case _:
             return None  # waiting for the customer (requires_payment_method, requires_action, ...)
+
+
+def unix_time(value: Any) -> datetime | None:
+    """A Unix time in a Stripe answer; None when absent or outside what the service can represent."""
+    if not isinstance(value, int) or not value:
+        return None
+    try:
+        return instant_from_unix(value)
+    except ValueError:
+        return None

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import stripe
 
-from chatju.gateways.port import Delivery, Dispute, Notice, WebhookRejectedError, kept_headers
+from chatju.gateways.port import Delivery, Dispute, Notice, WebhookRejectedError, kept_headers, rejected_unless
 from chatju.gateways.stripe.mapping import to_refund
+from chatju.validation import instant_from_unix, is_clean_text
 
 TOLERANCE_SECONDS = 300
 SIGNATURE = "Stripe-Signature"
@@ -40,14 +41,14 @@ def read(raw: bytes, headers: Mapping[str, str], secret: str) -> Delivery:
     verify(raw, headers.get(SIGNATURE), secret)
     body = _event(raw)
     obj = _object(body)
+    _check(body, obj)
     order_id = (obj.get("metadata") or {}).get("order_id") if body["type"].startswith("payment_intent.") else None
-    created = body.get("created")
     event_type = body["type"][:100]
     return Delivery(
         event_id=body["id"][:255],
         event_type=event_type,
         order_id=order_id if isinstance(order_id, str) and 0 < len(order_id) <= 64 else None,
-        created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
+        created_at=_created_at(body.get("created")),
         handled=event_type in HANDLED,
         body=_body_to_keep(raw, body),
         headers=kept_headers(headers, lambda name: name == SIGNATURE.lower()),
@@ -97,12 +98,48 @@ def _event(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def _check(body: dict[str, Any], obj: dict[str, Any]) -> None:
+    """The ids an event names are text (chatju.validation): they are stored and looked up."""
+    named = [("id", body["id"]), ("type", body["type"]), *_object_ids(obj)]
+    refunds = obj.get("refunds")
+    listed = refunds.get("data") if isinstance(refunds, dict) else None
+    for refund in listed if isinstance(listed, list) else []:
+        named += _object_ids(refund) if isinstance(refund, dict) else []
+    for name, value in named:
+        rejected_unless(not isinstance(value, str) or is_clean_text(value), f"{name} holds control characters.")
+
+
+def _object_ids(obj: dict[str, Any]) -> list[tuple[str, Any]]:
+    found = obj.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
+    return [
+        ("data.object.id", obj.get("id")),
+        ("data.object.payment_intent", obj.get("payment_intent")),
+        ("data.object.charge", obj.get("charge")),
+        ("metadata.order_id", metadata.get("order_id")),
+        ("metadata.refund_id", metadata.get("refund_id")),
+    ]
+
+
+def _created_at(created: Any) -> datetime | None:
+    """The event's Unix time; one the service cannot represent is refused (nothing stored)."""
+    if created is None:
+        return None
+    try:
+        rejected_unless(isinstance(created, int), "created is not a Unix time.")
+        return instant_from_unix(created)
+    except ValueError:
+        raise WebhookRejectedError("VALIDATION_ERROR", "created is not a representable time.") from None
+
+
 def _body_to_keep(raw: bytes, body: dict[str, Any]) -> str:
     """The verified body as stored: an intent's client secret is a credential and is not kept."""
     obj = _object(body)
     if obj.get("client_secret"):
         obj["client_secret"] = "[redacted]"  # noqa: S105 (a placeholder, not a secret)
-        return json.dumps(body, ensure_ascii=False)
+        kept = json.dumps(body, ensure_ascii=False)
+        # A lone surrogate (escaped in the raw body) cannot be stored as text: then keep every escape.
+        return kept if is_clean_text(kept) else json.dumps(body)
     return raw.decode("utf-8")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from chatju.gateways.port import GatewayPayment
 from chatju.gateways.redaction import redactor
 from chatju.states import PaymentStatus
+from chatju.validation import instant_from_iso
 
 KST = timezone(timedelta(hours=9))
 # Secrets and personal data in Toss's answers: never kept, never logged.
@@ -63,14 +64,13 @@ ISSUERS = {
 
 
 def parse_time(value: Any) -> datetime | None:
-    """Toss times carry +09:00; webhook `createdAt` has no zone and means Korean time."""
+    """A time in a Toss answer (they carry +09:00; none means Korean time); None when absent or unusable."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return instant_from_iso(value, KST)
     except ValueError:
         return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=KST)).astimezone(UTC)
 
 
 def to_payment(data: dict[str, Any]) -> GatewayPayment:

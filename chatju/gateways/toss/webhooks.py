@@ -10,18 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from chatju.gateways.port import Delivery, Notice, WebhookRejectedError, kept_headers
-from chatju.gateways.toss.mapping import parse_time
+from chatju.gateways.port import Delivery, Notice, WebhookRejectedError, kept_headers, rejected_unless
+from chatju.gateways.toss.mapping import KST
+from chatju.validation import instant_from_iso, is_clean_text
 
 HANDLED = frozenset({"PAYMENT_STATUS_CHANGED", "DEPOSIT_CALLBACK", "CANCEL_STATUS_CHANGED"})
 TRANSMISSION_ID = "tosspayments-webhook-transmission-id"
 
 
 def read(raw: bytes, headers: Mapping[str, str]) -> Delivery:
-    """Recognise the delivery; WebhookRejectedError when it is not a JSON object."""
+    """Recognise the delivery; WebhookRejectedError when it is not a JSON object or breaks an input rule."""
     body = _object(raw)
+    _check(body, headers)
     event_type = body.get("eventType")
     data = _data(body)
     if event_type is None and {"secret", "status", "orderId"} <= (body.keys() | data.keys()):
@@ -37,7 +40,7 @@ def read(raw: bytes, headers: Mapping[str, str]) -> Delivery:
         event_id=event_id[:255],
         event_type=kind,
         order_id=order_id,
-        created_at=parse_time(body.get("createdAt")),
+        created_at=_created_at(body.get("createdAt")),
         handled=kind in HANDLED,
         body=raw.decode("utf-8", errors="replace"),
         headers=kept_headers(headers, lambda name: name.startswith("tosspayments-")),
@@ -59,6 +62,31 @@ def notice(event_type: str, stored_body: str) -> Notice:
         secret=secret if isinstance(secret, str) else None,
         check_secret=callback,
     )
+
+
+def _check(body: dict[str, Any], headers: Mapping[str, str]) -> None:
+    """The identifiers the delivery names are text (chatju.validation): never stored or looked up otherwise."""
+    data = _data(body)
+    named = {
+        "eventType": body.get("eventType"),
+        "orderId": data.get("orderId", body.get("orderId")),
+        "paymentKey": data.get("paymentKey"),
+        "secret": body.get("secret", data.get("secret")),
+        "status": data.get("status", body.get("status")),
+        TRANSMISSION_ID: headers.get(TRANSMISSION_ID),
+    }
+    for name, value in named.items():
+        rejected_unless(not isinstance(value, str) or is_clean_text(value), f"{name} holds control characters.")
+
+
+def _created_at(value: Any) -> datetime | None:
+    """Toss's createdAt has no zone and means Korean time; a time the service cannot represent is refused."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return instant_from_iso(value, KST)
+    except ValueError:
+        raise WebhookRejectedError("VALIDATION_ERROR", "createdAt is not a representable time.") from None
 
 
 def _object(raw: bytes) -> dict[str, Any]:
