@@ -171,6 +171,8 @@ def _refused(refund_pk: int, error: GatewayError) -> None:
         detail={"message": error.message},
     )
     log.warning("refund refused", extra={"order_id": payment.order_id, "code": error.code})
+    # A gateway refund seen while this one was in flight was left to it: look again now.
+    enqueue_after_commit(TaskNames.SYNC, (payment.id,))
 
 
 def import_refunds(payment: Payment, items: Iterable[GatewayRefund]) -> None:

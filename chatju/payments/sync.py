@@ -17,7 +17,7 @@ from chatju.extensions import db
 from chatju.gateways.port import GatewayPayment
 from chatju.payments import ledger
 from chatju.payments.adapter import gateway_of, order_of
-from chatju.payments.models import Payment
+from chatju.payments.models import Payment, Refund, RefundStatus
 from chatju.payments.transitions import apply_gateway_payment, clear_attempt, flag_review, lock_payment, mismatch
 from chatju.states import EventSource, LedgerKind, PaymentStatus, is_paid
 
@@ -40,12 +40,20 @@ def sync_payment(payment_id: int, source: EventSource, newer_than: datetime | No
         return "unknown at the gateway"
     if not relevant(payment, seen):
         return "older attempt"
+    if seen.refunded_amount > payment.refunded_amount and refund_in_flight(payment.id):
+        return "refund in flight"  # its task applies it, recording who asked and why
     if gateway_of(payment).starts_at_gateway and payment.payment_intent_id is None and seen.reference:
         bind_started(payment, seen, source)
     apply_gateway_payment(payment, seen, source)
     if payment.attempt_key is not None and seen.reference == payment.attempt_key and seen.target is not None:
         clear_attempt(payment)
     return "applied"
+
+
+def refund_in_flight(payment_id: int) -> bool:
+    """Whether one of our refunds of this payment is still waiting for the gateway's answer."""
+    pending = sa.select(Refund.id).where(Refund.payment_id == payment_id, Refund.status == RefundStatus.PENDING)
+    return db.session.execute(pending.limit(1)).first() is not None
 
 
 def fetch_current(payment: Payment) -> GatewayPayment | None:

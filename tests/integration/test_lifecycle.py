@@ -531,3 +531,31 @@ def test_a_virtual_account_payment_is_not_refunded_through_the_api(app, toss, cl
     toss.wait_for(order, "PAID")
     response = refund(client, admin, order, reason="needs a bank account")
     assert response.status_code == 409 and "bank account" in response.get_json()["error"]["message"]
+
+
+def test_a_refund_seen_at_the_gateway_before_its_task_answers_is_left_to_the_task(app, toss, admin, test_env):
+    """Toss's webhook for our own cancel may be processed before our refund task hears back:
+    the sync leaves the change to the task, so the ledger records who asked and why."""
+    from chatju import create_app
+    from chatju.payments import refunds
+    from chatju.payments.sync import sync_payment
+    from chatju.states import EventSource
+
+    order = paid_toss_order(toss)
+    quiet = create_app({**test_env, "REDIS_URL": "redis://127.0.0.1:1/0"})  # its refund task is never sent
+    answer = refund(quiet.test_client(), admin, order, amount=2500, reason="asked by phone")
+    assert answer.status_code == 202
+    # Our cancel reaches Toss (under our refund id), but its answer has not reached us yet.
+    toss.toss_cancel(toss.payment(order).payment_key, "asked by phone", 2500, key=answer.get_json()["refund"]["id"])
+    with app.app_context():
+        payment_id = db.session.execute(sa.select(Payment.id).where(Payment.order_id == order["orderId"])).scalar_one()
+        assert sync_payment(payment_id, EventSource.WEBHOOK) == "refund in flight"
+        db.session.commit()
+    assert toss.status(order) == "PAID"
+    with app.app_context():
+        pending = db.session.execute(sa.select(Refund.id)).scalar_one()
+        assert refunds.run_refund(pending, 0) is None  # the same key: Toss answers with the cancel it made
+        db.session.commit()
+    assert (toss.status(order), toss.payment(order).refunded_amount) == ("PARTIALLY_REFUNDED", 2500)
+    [moved] = [e for e in ledger(app, order["orderId"]) if e.to_status == "PARTIALLY_REFUNDED"]
+    assert (moved.actor, moved.reason, moved.source) == ("admin@chatju.app", "asked by phone", "refund")

@@ -46,12 +46,14 @@ class TossShopper(Shopper):
                 db.session.expunge(event)
             return events
 
-    def toss_cancel(self, payment_key: str, reason: str, amount: int | None = None) -> dict[str, Any]:
-        """Cancel at Toss directly, as an operator would in Toss's dashboard."""
+    def toss_cancel(
+        self, payment_key: str, reason: str, amount: int | None = None, key: str | None = None
+    ) -> dict[str, Any]:
+        """Cancel at Toss directly, as an operator would in Toss's dashboard (or as our task did, with its key)."""
         body: dict[str, Any] = {"cancelReason": reason}
         if amount is not None:
             body["cancelAmount"] = amount
-        return self._toss_post(f"/v1/payments/{payment_key}/cancel", body)
+        return self._toss_post(f"/v1/payments/{payment_key}/cancel", body, key)
 
     def toss_confirm(self, order: dict[str, Any], payment_key: str) -> dict[str, Any]:
         """Confirm at Toss directly: a confirm whose answer never reached us."""
@@ -59,10 +61,9 @@ class TossShopper(Shopper):
             "/v1/payments/confirm", {"paymentKey": payment_key, "orderId": order["orderId"], "amount": order["amount"]}
         )
 
-    def _toss_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _toss_post(self, path: str, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         token = base64.b64encode(f"{SANDBOX_TOSS_SECRET_KEY}:".encode()).decode()
-        response = requests.post(
-            f"{self.sandbox.toss_api_base}{path}", json=body, headers={"Authorization": f"Basic {token}"}, timeout=10
-        )
+        headers = {"Authorization": f"Basic {token}", **({"Idempotency-Key": key} if key else {})}
+        response = requests.post(f"{self.sandbox.toss_api_base}{path}", json=body, headers=headers, timeout=10)
         assert response.status_code == 200, response.text
         return response.json()
