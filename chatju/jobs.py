@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import Celery
 from flask import Flask, current_app
+from kombu import Exchange, Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -59,15 +60,75 @@ FORMER_TASK_NAMES: Mapping[str, str] = MappingProxyType(
 )
 
 
+class Kinds:
+    """The kinds of work, each on its own queue `{CELERY_QUEUE}.{kind}` (SPEC §6).
+
+    A slow gateway then never holds back webhook processing, nor mail a confirm; a large
+    deployment runs workers per queue (`-Q chatju.gateways`), a small one a worker for all.
+    """
+
+    WEBHOOKS = "webhooks"  # processing stored inbox events
+    GATEWAYS = "gateways"  # calls a customer may be waiting on: start, confirm, cancel, refund, sync
+    EFFECTS = "effects"  # side effects and mail: entitlements, receipts, sign-in links
+    MAINTENANCE = "maintenance"  # beat's periodic jobs
+
+
+TASK_KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        TaskNames.PROCESS_WEBHOOK: Kinds.WEBHOOKS,
+        TaskNames.START: Kinds.GATEWAYS,
+        TaskNames.CONFIRM: Kinds.GATEWAYS,
+        TaskNames.CANCEL_AT_GATEWAY: Kinds.GATEWAYS,
+        TaskNames.REFUND: Kinds.GATEWAYS,
+        TaskNames.SYNC: Kinds.GATEWAYS,
+        TaskNames.DELIVER_EFFECT: Kinds.EFFECTS,
+        TaskNames.SEND_MAGIC_LINK: Kinds.EFFECTS,
+        TaskNames.RECONCILE: Kinds.MAINTENANCE,
+        TaskNames.EXPIRE: Kinds.MAINTENANCE,
+        TaskNames.REDRIVE: Kinds.MAINTENANCE,
+        TaskNames.PRUNE: Kinds.MAINTENANCE,
+    }
+)
+
+
+def queue_for(settings: Settings, name: str) -> str:
+    """The queue a task is sent to: its kind's, or CELERY_QUEUE itself for a name without one."""
+    kind = TASK_KINDS.get(FORMER_TASK_NAMES.get(name, name))
+    return f"{settings.celery_queue}.{kind}" if kind else settings.celery_queue
+
+
+def queue_names(settings: Settings) -> list[str]:
+    """Every queue a worker without `-Q` consumes: one per kind, and CELERY_QUEUE itself.
+
+    CELERY_QUEUE stays consumed so tasks queued there before the split (or under a name
+    with no kind) still run.
+    """
+    kinds = sorted(set(TASK_KINDS.values()))
+    return [settings.celery_queue, *(f"{settings.celery_queue}.{kind}" for kind in kinds)]
+
+
+def _routing(settings: Settings) -> dict[str, Any]:
+    # Each queue its own direct exchange and routing key, as Celery makes a queue it was not
+    # told of: on Redis, a message then lands in exactly one list.
+    queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in queue_names(settings)]
+    names = [*TASK_KINDS, *FORMER_TASK_NAMES]
+    return {
+        "task_default_queue": settings.celery_queue,
+        "task_queues": queues,
+        "task_routes": {name: {"queue": queue_for(settings, name)} for name in names},
+    }
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
     """What sending a task needs: the broker, serialisation, and not hanging on a dead broker.
 
-    The web app's producer uses these; `celeryconfig.py` adds the worker's and beat's own.
+    The web app's producer uses these, routes included, so the app and beat send each task to
+    its kind's queue; `celeryconfig.py` adds the worker's and beat's own.
     """
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "result_backend": settings.result_backend,
-        "task_default_queue": settings.celery_queue,
+        **_routing(settings),
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

@@ -19,6 +19,13 @@ from chatju.webhooks import service
 
 bp = Blueprint("webhooks", __name__, url_prefix="/payment")
 
+# Stripe signs every delivery, so only deliveries that fail verification count against the
+# sender's address (SPEC §4): a burst of genuine events is never refused (Stripe would back off
+# for hours), while a forger is still held to RATE_LIMIT_WEBHOOK. Checked in the view, after
+# verifying, with Flask-Limiter's context-manager form: a limit on the route would be checked
+# before the view ran, refusing genuine deliveries once forged ones had used the allowance.
+forged_deliveries = limiter.limit(lambda: current_settings().rate_limit_webhook)
+
 
 @bp.post("/toss/webhook")
 @documented(
@@ -49,20 +56,32 @@ def toss_webhook() -> tuple[Response, int]:
     required_headers=("Stripe-Signature",),
 )
 @large_body
-@limiter.limit(lambda: current_settings().rate_limit_webhook)
+@limiter.exempt  # from the default limit too: see forged_deliveries
 def stripe_webhook() -> tuple[Response, int]:
-    return receive(stripe.NAME)
+    return receive(stripe.NAME, limit_forged=True)
 
 
-def receive(provider: str) -> tuple[Response, int]:
-    """Hand the raw delivery to its adapter; store what it recognises and answer 200."""
+def receive(provider: str, limit_forged: bool = False) -> tuple[Response, int]:
+    """Hand the raw delivery to its adapter; store what it recognises and answer 200.
+
+    With `limit_forged`, a delivery whose signature fails counts against its address, and
+    past RATE_LIMIT_WEBHOOK is answered 429 instead of 400.
+    """
     adapter = gateway(provider)
     try:
         delivery = adapter.read_webhook(request.get_data(cache=False), request.headers)  # type: ignore[arg-type]
     except WebhookRejectedError as rejected:
         if rejected.code == "INVALID_SIGNATURE":
             metrics.count_signature_failure(provider)
+            if limit_forged:
+                count_forged_delivery()
         raise APIError(400, rejected.code, rejected.message) from None
     service.receive(provider, delivery)
     commit_record()  # stored: acknowledged, even if the broker refused its task (SPEC §5)
     return jsonify(status="ok"), 200
+
+
+def count_forged_delivery() -> None:
+    """Count a delivery that failed verification; RateLimitExceeded (429) once past the limit."""
+    with forged_deliveries:
+        pass

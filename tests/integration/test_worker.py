@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from chatju import create_app
+from chatju.extensions import db
+from chatju.webhooks.models import WebhookEvent
 from tests.conftest import migrate
 from tests.support.mail import sign_in_token, wait_for_mail
 from tests.support.shopper import wait_until
+from tests.support.stripe import intent_event, signed
 from tests.support.worker import WorkerProcess
 
 
@@ -81,3 +85,47 @@ def test_a_broker_that_refuses_the_task_is_a_503(test_env, tmp_path):
     response = create_app(env).test_client().post("/auth/magic-link", json={"email": "down@example.com"})
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_a_worker_for_one_kind_runs_only_that_kind_and_a_worker_without_q_runs_the_rest(
+    app, test_env, tmp_path, redis_url
+):
+    env = redis_env(test_env, tmp_path, redis_url)
+    env["CELERY_QUEUE"] += "-kinds"
+    migrate(env)
+    web = create_app(env)
+    client = web.test_client()
+    event = intent_event(
+        {"id": "pi_kinds", "metadata": {"order_id": "ord_notOursAtAll0000000000"}}, "payment_intent.succeeded"
+    )
+
+    def inbox_state() -> str:
+        with web.app_context():
+            query = sa.select(WebhookEvent.state).where(WebhookEvent.event_id == event["id"])
+            return str(db.session.execute(query).scalar_one())
+
+    effects = WorkerProcess(env, tmp_path / "effects.log", queues=[f"{env['CELERY_QUEUE']}.effects"]).start()
+    try:
+        body, header = signed(event)
+        headers = {"Stripe-Signature": header}
+        assert (
+            client.post(
+                "/payment/stripe/webhook", data=body, content_type="application/json", headers=headers
+            ).status_code
+            == 200
+        )
+        assert client.post("/auth/magic-link", json={"email": "kinds@example.com"}).status_code == 202
+        wait_for_mail(tmp_path / "mail", "kinds@example.com")  # sent after the webhook: mail ran, the webhook did not
+    finally:
+        effects.stop()
+    assert "Task webhooks.process[" not in effects.log()
+    assert inbox_state() == "received"
+    everything = WorkerProcess(env, tmp_path / "everything.log").start()
+    try:
+        wait_until(lambda: inbox_state() != "received")
+    finally:
+        everything.stop()
+    assert inbox_state() == "ignored"
+    queue = env["CELERY_QUEUE"]
+    for name in (queue, *(f"{queue}.{kind}" for kind in ("webhooks", "gateways", "effects", "maintenance"))):
+        assert f".> {name} exchange=" in everything.log()  # the banner's [queues]: every one, without -Q

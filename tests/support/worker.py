@@ -14,10 +14,14 @@ READY_TIMEOUT_SECONDS = 60
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2):
+    def __init__(
+        self, env: dict[str, str], log_path: Path, concurrency: int = 2, queues: list[str] | None = None
+    ) -> None:
+        """Without `queues`, no `-Q`: the worker consumes every queue, as `celery -A tasks worker` does."""
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
+        self.queues = queues
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
@@ -33,8 +37,7 @@ class WorkerProcess:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
-            "-Q",
-            self.env["CELERY_QUEUE"],
+            *(["-Q", ",".join(self.queues)] if self.queues else []),
             "--loglevel=INFO",
         ]
         with self.log_path.open("ab") as log:
