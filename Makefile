@@ -6,7 +6,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | cksum | cut -d' ' -f1)
 PORT ?= 8000
 
-.PHONY: run test lint migrate clean
+.PHONY: run test lint migrate bench clean
 
 ## The virtualenv with the runtime and the development tools (requirements-dev.txt).
 $(STAMP): $(REQUIREMENTS)
@@ -34,6 +34,12 @@ migrate: $(STAMP)
 ## The whole suite (PostgreSQL and Redis on 127.0.0.1 are used when reachable).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## The benchmarks (docs/performance.md): webhook acknowledgement against its floor, then history.
+## Needs PostgreSQL and Redis on 127.0.0.1 and wrk (installed with apt-get when missing); not during `make test`.
+bench: $(STAMP)
+	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.history
 
 ## Lint, formatting, types and the import contracts.
 lint: $(STAMP)

@@ -85,7 +85,7 @@ def begin_confirm(gateway: Gateway, user_id: int, order_id: str, payment_key: st
 
 def _send(payment: Payment, payment_key: str) -> None:
     payment.attempt_started_at = utcnow()
-    enqueue_after_commit(TaskNames.CONFIRM, (payment.id, payment_key))
+    enqueue_after_commit(TaskNames.CONFIRM, (payment.id, payment_key), ignore_result=True)  # the route waits on the row
 
 
 def confirm_not_sent(payment_id: int) -> None:

@@ -32,7 +32,7 @@ def schedule(payment_id: int, *effects: Effect) -> None:
             .returning(table.c.id)
         ).scalar_one_or_none()
         if inserted is not None:
-            enqueue_after_commit(TaskNames.DELIVER_EFFECT, (inserted,))
+            enqueue_after_commit(TaskNames.DELIVER_EFFECT, (inserted,), ignore_result=True)
 
 
 def claim(item_id: int) -> OutboxItem | None:

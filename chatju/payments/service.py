@@ -62,7 +62,7 @@ def open_order(
     amount, product_name = price(gateway, currency, amount, product_id)
     payment = create_order(user_id, gateway.name, amount, currency, order_name or product_name or DEFAULT_ORDER_NAME)
     if gateway.starts_at_gateway:
-        enqueue_after_commit(TaskNames.START, (payment.id,))
+        enqueue_after_commit(TaskNames.START, (payment.id,), ignore_result=True)  # the route waits on the row
     return payment
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,19 @@ from chatju.observability import metrics
 from chatju.webhooks.models import InboxState, WebhookEvent
 
 log = logging.getLogger(__name__)
+INSERTED_COLUMNS = (
+    "provider",
+    "event_id",
+    "event_type",
+    "order_id",
+    "body",
+    "headers",
+    "state",
+    "gateway_created_at",
+    "received_at",
+    "processed_at",
+    "last_error",
+)
 
 
 def receive(provider: str, delivery: Delivery) -> None:
@@ -32,7 +46,8 @@ def receive(provider: str, delivery: Delivery) -> None:
         state,
     )
     if needs_processing(stored):
-        enqueue_after_commit(TaskNames.PROCESS_WEBHOOK, (event_id,))
+        # Nobody waits on its result: no result-channel subscription per publish, nothing stored.
+        enqueue_after_commit(TaskNames.PROCESS_WEBHOOK, (event_id,), ignore_result=True)
 
 
 def store(
@@ -47,25 +62,24 @@ def store(
 ) -> tuple[int, bool, InboxState]:
     """Insert the event unless it is already there; returns (inbox id, first delivery?, its state)."""
     table = table_of(WebhookEvent)
-    inserted = db.session.execute(
-        insert_for(db.session, table)
-        .values(
-            provider=provider,
-            event_id=event_id,
-            event_type=event_type,
-            order_id=order_id,
-            body=body,
-            headers=headers,
-            state=state,
-            gateway_created_at=gateway_created_at,
-            received_at=utcnow(),
-            processed_at=utcnow() if state == InboxState.IGNORED else None,
-            last_error="unknown event type" if state == InboxState.IGNORED else None,
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-        .returning(table.c.id)
-    ).scalar_one_or_none()
-    metrics.count_stored(provider, event_type, inserted is not None, state == InboxState.IGNORED)
+    ignored = state == InboxState.IGNORED
+    now = utcnow()
+    values = {
+        "provider": provider,
+        "event_id": event_id,
+        "event_type": event_type,
+        "order_id": order_id,
+        "body": body,
+        "headers": headers,
+        "state": state,
+        "gateway_created_at": gateway_created_at,
+        "received_at": now,
+        "processed_at": now if ignored else None,
+        "last_error": "unknown event type" if ignored else None,
+    }
+    statement = insert_event(db.session.get_bind().dialect.name)
+    inserted = db.session.execute(statement, values).scalar_one_or_none()
+    metrics.count_stored(provider, event_type, inserted is not None, ignored)
     if inserted is not None:
         return inserted, True, state
     existing = db.session.execute(
@@ -75,6 +89,19 @@ def store(
         .returning(table.c.id, table.c.state)
     ).one()
     return existing.id, False, InboxState(existing.state)
+
+
+@functools.cache
+def insert_event(dialect: str) -> Any:
+    """The inbox's INSERT ... ON CONFLICT DO NOTHING, built once per dialect: the hot path only binds values."""
+    table = table_of(WebhookEvent)
+    columns = [table.c[name] for name in INSERTED_COLUMNS]
+    return (
+        insert_for(db.session, table)
+        .values({column.name: sa.bindparam(column.name, type_=column.type) for column in columns})
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(table.c.id)
+    )
 
 
 def needs_processing(state: InboxState) -> bool:
