@@ -34,22 +34,18 @@ BACKOFF_CAP = timedelta(hours=1)
 def job_lock(name: str) -> Iterator[bool]:
     """Yield True when this run holds the job's PostgreSQL advisory lock, False when another does.
 
-    The lock lives on its own connection for the whole run, so the job can commit
-    item by item. SQLite (the embedded default) has one beat and no such locks.
+    The lock is transaction-scoped, held by a transaction of its own that stays open for
+    the whole run (it writes nothing and holds no snapshot between statements), while the
+    job commits item by item on the session. Ending that transaction releases it, so it
+    holds through PgBouncer's transaction pooling and cannot outlive a crashed run.
+    SQLite (the embedded default) has one beat and no such locks.
     """
     if db.engine.dialect.name != "postgresql":
         yield True
         return
     key = JOB_LOCK_SPACE + zlib.crc32(name.encode())
-    with db.engine.connect() as conn:
-        held = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar())
-        conn.commit()
-        try:
-            yield held
-        finally:
-            if held:
-                conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
-                conn.commit()
+    with db.engine.connect() as conn, conn.begin():
+        yield bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar())
 
 
 def each(ids: list[int], work: Callable[[int], object], counts: Counts, label: str) -> None:
