@@ -238,7 +238,8 @@ def run(events: int, process_counts: list[int]) -> dict[str, Any]:
             seconds, failed = drained(url, ids, timeout=300)
             memory[f"Celery worker process ({count} of {count})"] = worker.worker_rss_mb()
             worker.stop()
-            results.append(Result(f"celery -A tasks worker, {count} process(es)", count, len(ids), seconds, failed))
+            label = f"celery -A tasks worker, {count} process{'es' if count > 1 else ''}"
+            results.append(Result(label, count, len(ids), seconds, failed))
             report(results[-1], results[0])
             if paid(url, ids) != len(ids) - failed:
                 print(f"  only {paid(url, ids)} of {len(ids)} payments are PAID:\n{worker.log()[-2000:]}")
