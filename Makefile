@@ -35,10 +35,11 @@ migrate: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## The benchmarks (docs/performance.md): webhook acknowledgement against its floor, then history.
+## The benchmarks (docs/performance.md): webhook acknowledgement and processing against their floors, then history.
 ## Needs PostgreSQL and Redis on 127.0.0.1 and wrk (installed with apt-get when missing); not during `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.processing
 	$(BIN)/python -m bench.history
 
 ## Lint, formatting, types and the import contracts.
