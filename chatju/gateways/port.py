@@ -8,7 +8,9 @@ knows nothing of our tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -203,6 +205,41 @@ class CallRecord:
 
 
 Recorder = Callable[[CallRecord], None]
+
+
+@dataclass
+class CallOutcome:
+    """What one outbound call came to, filled in by the client as it learns it."""
+
+    http_status: int | None = None
+    outcome: str = "ok"  # ok, error, timeout, connection_error
+    error_code: str | None = None
+    response: Mapping[str, Any] | None = None  # already redacted
+
+
+@contextmanager
+def recorded_call(
+    recorder: Recorder, provider: str, operation: str, order_id: str | None, idempotency_key: str | None
+) -> Iterator[CallOutcome]:
+    """Time one outbound call and hand it to the audit recorder, however it ends."""
+    started = time.perf_counter()
+    seen = CallOutcome()
+    try:
+        yield seen
+    finally:
+        recorder(
+            CallRecord(
+                provider=provider,
+                operation=operation,
+                order_id=order_id,
+                idempotency_key=idempotency_key,
+                http_status=seen.http_status,
+                duration_ms=round((time.perf_counter() - started) * 1000),
+                outcome=seen.outcome,
+                error_code=seen.error_code,
+                response=seen.response,
+            )
+        )
 
 
 class Gateway(Protocol):

@@ -9,13 +9,12 @@ refund id), so a Celery retry gets the first request's real answer.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import stripe
 
-from chatju.gateways.port import CONNECT_TIMEOUT_SECONDS, CallRecord, GatewayPayment, GatewayRefund, Recorder
+from chatju.gateways.port import CONNECT_TIMEOUT_SECONDS, GatewayPayment, GatewayRefund, Recorder, recorded_call
 from chatju.gateways.stripe.errors import error_body, error_from
 from chatju.gateways.stripe.mapping import intent_params, redact, to_payment, to_refund
 
@@ -131,31 +130,14 @@ class StripeApi:
         return [to_refund(item) for item in result.get("data", [])]
 
     def _call(self, operation: str, order_id: str | None, key: str | None, call: Callable[[], Any]) -> dict[str, Any]:
-        started = time.perf_counter()
-        status: int | None = None
-        body: dict[str, Any] | None = None
-        outcome, error_code = "ok", None
-        try:
-            result = call()
-            status, body = 200, result.to_dict()
+        with recorded_call(self._record, NAME, operation, order_id, key) as seen:
+            try:
+                body: dict[str, Any] = call().to_dict()
+            except stripe.StripeError as exc:
+                error = error_from(exc)
+                seen.http_status, seen.error_code = exc.http_status, error.code
+                seen.outcome = "connection_error" if isinstance(exc, stripe.APIConnectionError) else "error"
+                seen.response = {"error": redact(error_body(exc))}
+                raise error from None
+            seen.http_status, seen.response = 200, redact(body)
             return body
-        except stripe.StripeError as exc:
-            error = error_from(exc)
-            status, error_code = exc.http_status, error.code
-            outcome = "connection_error" if isinstance(exc, stripe.APIConnectionError) else "error"
-            body = {"error": redact(error_body(exc))}
-            raise error from None
-        finally:
-            self._record(
-                CallRecord(
-                    provider=NAME,
-                    operation=operation,
-                    order_id=order_id,
-                    idempotency_key=key,
-                    http_status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000),
-                    outcome=outcome,
-                    error_code=error_code,
-                    response=redact(body) if body is not None else None,
-                )
-            )

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 from typing import Any
 
 import requests
 
-from chatju.gateways.port import CONNECT_TIMEOUT_SECONDS, CallRecord, GatewayPayment, Recorder, TransientGatewayError
+from chatju.gateways.port import (
+    CONNECT_TIMEOUT_SECONDS,
+    GatewayPayment,
+    Recorder,
+    TransientGatewayError,
+    recorded_call,
+)
 from chatju.gateways.toss.errors import error_from
 from chatju.gateways.toss.mapping import redact, to_payment
 
@@ -81,42 +86,28 @@ class TossClient:
         headers = {"Authorization": self._auth, "Content-Type": "application/json"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        started = time.perf_counter()
-        status: int | None = None
-        data: dict[str, Any] | None = None
-        outcome, error_code = "ok", None
-        try:
-            response = _session().request(method, self._base + path, json=body, headers=headers, timeout=self._timeout)
-            status = response.status_code
+        with recorded_call(self._record, NAME, operation, order_id, idempotency_key) as seen:
+            try:
+                response = _session().request(
+                    method, self._base + path, json=body, headers=headers, timeout=self._timeout
+                )
+            except requests.Timeout:
+                seen.outcome, seen.error_code = "timeout", "TIMEOUT"
+                raise TransientGatewayError("TIMEOUT", "Toss did not answer in time.") from None
+            except requests.RequestException as exc:
+                seen.outcome, seen.error_code = "connection_error", "CONNECTION_ERROR"
+                reason = f"Could not reach Toss ({type(exc).__name__})."
+                raise TransientGatewayError("CONNECTION_ERROR", reason) from None
             data = _json(response)
-            if status == 200 and not data.get("paymentKey"):
-                outcome, error_code = "error", "INVALID_RESPONSE"
-                raise TransientGatewayError("INVALID_RESPONSE", "Toss answered 200 without a payment.", status)
-            if status != 200:
-                error = error_from(status, data)
-                outcome, error_code = "error", error.code
+            seen.http_status, seen.response = response.status_code, redact(data)
+            if response.status_code == 200 and not data.get("paymentKey"):
+                seen.outcome, seen.error_code = "error", "INVALID_RESPONSE"
+                raise TransientGatewayError("INVALID_RESPONSE", "Toss answered 200 without a payment.", 200)
+            if response.status_code != 200:
+                error = error_from(response.status_code, data)
+                seen.outcome, seen.error_code = "error", error.code
                 raise error
             return data
-        except requests.Timeout:
-            outcome, error_code = "timeout", "TIMEOUT"
-            raise TransientGatewayError("TIMEOUT", "Toss did not answer in time.") from None
-        except requests.RequestException as exc:
-            outcome, error_code = "connection_error", "CONNECTION_ERROR"
-            raise TransientGatewayError("CONNECTION_ERROR", f"Could not reach Toss ({type(exc).__name__}).") from None
-        finally:
-            self._record(
-                CallRecord(
-                    provider=NAME,
-                    operation=operation,
-                    order_id=order_id,
-                    idempotency_key=idempotency_key,
-                    http_status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000),
-                    outcome=outcome,
-                    error_code=error_code,
-                    response=redact(data) if data is not None else None,
-                )
-            )
 
 
 def _json(response: requests.Response) -> dict[str, Any]:
