@@ -19,7 +19,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
         load_dotenv_for_development()
     settings = Settings.from_env({**os.environ, **(overrides or {})}).validate()
 
-    from chatju import errors, http, jobs, logs
+    from chatju import errors, http, jobs, logs, wakeups
     from chatju.api import unit_of_work
     from chatju.auth import blocklist
     from chatju.extensions import cors, db, jwt, limiter, migrate
@@ -46,6 +46,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     limiter.init_app(app)
     cors.init_app(app, resources={r"/*": {"origins": [settings_origin(settings)]}})
     jobs.init_app(app, settings)
+    wakeups.init_app(app, settings)
     registry.init_app(app, settings, audit.record_call)
     gateways = registry.gateways(app)
     metrics.configure({adapter.name: adapter.handled_events for adapter in gateways.all()})

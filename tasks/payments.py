@@ -8,6 +8,7 @@ from typing import Any
 from celery import Task
 from sqlalchemy.exc import OperationalError
 
+from chatju import wakeups
 from chatju.jobs import FORMER_TASK_NAMES, TaskNames, retry_countdown
 from chatju.payments import cancel, confirm, refunds, start, sync
 from chatju.settings import current_settings
@@ -29,6 +30,7 @@ def confirm_payment(self: Task[Any, Any], payment_id: int, payment_key: str) -> 
     retry = confirm.run_confirm(payment_id, payment_key, self.request.retries)
     if retry is not None:
         raise self.retry(countdown=retry.countdown)
+    wakeups.announce_after_commit(wakeups.payment_topic(payment_id))  # the confirm route is waiting
 
 
 def start_payment(self: Task[Any, Any], payment_id: int) -> None:
@@ -36,6 +38,7 @@ def start_payment(self: Task[Any, Any], payment_id: int) -> None:
     countdown = start.run_start(payment_id, self.request.retries)
     if countdown is not None:
         raise self.retry(countdown=countdown)
+    wakeups.announce_after_commit(wakeups.payment_topic(payment_id))  # the create route is waiting
 
 
 def cancel_at_gateway(self: Task[Any, Any], payment_id: int) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from chatju import wakeups
 from chatju.exceptions import InvalidRequestError, NotFoundError
 from chatju.extensions import db
 from chatju.gateways.port import Gateway
@@ -19,7 +20,6 @@ from chatju.payments.models import Payment
 from chatju.settings import current_settings
 from chatju.states import PaymentStatus
 
-POLL_SECONDS = 0.1
 DEFAULT_ORDER_NAME = "ChatJu order"
 
 
@@ -109,13 +109,19 @@ def owned_payment(user_id: int, order_id: str, provider: str | None = None, lock
 
 
 def wait_for(payment_id: int, done: Callable[[Payment], bool], seconds: float) -> Payment:
-    """Poll the payment until `done(payment)` or time runs out; returns it as it then stands."""
+    """Wait until `done(payment)` or time runs out; returns the payment as it then stands.
+
+    Woken by the task's announcement of its commit (chatju.wakeups), so the answer leaves as soon
+    as the outcome is in the row; the row, read after subscribing, is what decides.
+    """
     deadline = time.monotonic() + seconds
-    while True:
-        db.session.rollback()  # a fresh snapshot each time, and no connection held while sleeping
-        payment = db.session.get(Payment, payment_id, populate_existing=True)
-        if payment is None:
-            raise LookupError(f"payment {payment_id} vanished")
-        if done(payment) or time.monotonic() >= deadline:
-            return payment
-        time.sleep(POLL_SECONDS)
+    with wakeups.current().listen(wakeups.payment_topic(payment_id)) as listener:
+        while True:
+            db.session.rollback()  # a fresh snapshot each time, and no connection held while waiting
+            payment = db.session.get(Payment, payment_id, populate_existing=True)
+            if payment is None:
+                raise LookupError(f"payment {payment_id} vanished")
+            left = deadline - time.monotonic()
+            if done(payment) or left <= 0:
+                return payment
+            listener.wait(left)
