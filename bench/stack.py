@@ -100,8 +100,8 @@ class Process:
         return self.process.pid
 
     def worker_rss_mb(self) -> list[float]:
-        """Resident memory of each child (gunicorn's workers, Celery's pool processes)."""
-        return [rss_mb(pid) for pid in children(self.pid)]
+        """Resident memory of each child (gunicorn's workers, Celery's pool processes), or of a childless process."""
+        return [rss_mb(pid) for pid in children(self.pid)] or [rss_mb(self.pid)]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

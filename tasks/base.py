@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from celery import Task
@@ -12,16 +13,18 @@ from chatju.logs import request_id_var
 
 log = logging.getLogger(__name__)
 _flask_app: Flask | None = None
+_flask_app_lock = threading.Lock()  # a threads pool's first tasks start together
 
 
 def flask_app() -> Flask:
-    """The worker's Flask app, created on first use (never at import time)."""
+    """The worker's Flask app, created once on first use (never at import time)."""
     global _flask_app
-    if _flask_app is None:
-        from chatju import create_app
+    with _flask_app_lock:
+        if _flask_app is None:
+            from chatju import create_app
 
-        _flask_app = create_app()
-    return _flask_app
+            _flask_app = create_app()
+        return _flask_app
 
 
 class AppTask(Task[Any, Any]):
