@@ -6,7 +6,8 @@ Production mode on PostgreSQL and Redis (127.0.0.1), in a database and under a R
 of its own, both removed at the end with every process it started. gunicorn with the Dockerfile's
 2 workers x 8 threads serves the API; Celery runs as docker-compose runs it, a worker per queue
 (gateways, webhooks and effects, 2 processes each); the gateway sandbox runs with the run's own
-keys, no latency and no faults, and sends its webhooks to the service.
+keys, no latency and no faults, and sends its webhooks to the service, 8 at a time as a gateway
+does under load (the sandbox's default is one at a time, in order, for the tests).
 
 Each client is a thread with its own signed-in customer and HTTP connection, paying one order
 after another:
@@ -309,6 +310,8 @@ def run(payments: int, client_counts: list[int]) -> dict[str, Any]:
         procs.callback(sandbox.stop)
         sandbox.start(f"{sandbox_url}/_control/health")
         requests.delete(f"{sandbox_url}/_control/faults", timeout=10)  # zero latency, no faults
+        for gateway in ("toss", "stripe"):  # concurrent deliveries, as the gateways' own under load
+            requests.post(f"{sandbox_url}/_control/webhooks", json={"gateway": gateway, "senders": 8}, timeout=10)
         env = stack.production_env(
             url,
             prefix,

@@ -50,7 +50,7 @@ def main() -> None:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         print(
             f"{args.events} events in {elapsed:.2f} s: {elapsed / args.events * 1000:.2f} ms each, one thread; "
-            f"CPU time in this process {cpu / args.events * 1000:.2f} ms each (steadier than wall time on a busy machine)"
+            f"CPU time in this process {cpu / args.events * 1000:.2f} ms each (steadier on a busy machine)"
         )
         print(profiler.output_text(unicode=True, color=False, show_all=os.environ.get("PROFILE_ALL") == "1"))
         if args.html:

@@ -10,7 +10,7 @@ JSON in and out, no authentication: the sandbox must only ever listen on 127.0.0
                                             count=1, operation=null, seconds} and/or {gateway, latency_ms}
     DELETE /_control/faults[?gateway=]
     GET    /_control/webhooks              the knobs of every gateway
-    POST   /_control/webhooks              {gateway, url?, duplicate?, delay_seconds?, reorder?, paused?}
+    POST   /_control/webhooks              {gateway, url?, duplicate?, delay_seconds?, reorder?, paused?, senders?}
     GET    /_control/webhooks/log[?gateway=]
     GET    /_control/requests[?gateway=]
     POST   /_control/toss/deposit          {orderId}
@@ -36,7 +36,8 @@ from sandbox.state import Gateway, current_sandbox
 bp = Blueprint("control", __name__, url_prefix="/_control")
 
 FAULT_FIELDS = {"gateway", "mode", "count", "operation", "seconds", "latency_ms"}
-WEBHOOK_FIELDS = {"gateway", "url", "duplicate", "delay_seconds", "reorder", "paused"}
+WEBHOOK_FIELDS = {"gateway", "url", "duplicate", "delay_seconds", "reorder", "paused", "senders"}
+MAX_SENDERS = 64
 
 
 class ControlError(Exception):
@@ -163,6 +164,11 @@ def configure_webhooks() -> Response:
     changes: dict[str, Any] = {name: _flag(body, name) for name in ("duplicate", "reorder", "paused") if name in body}
     if "delay_seconds" in body:
         changes["delay_seconds"] = _number(body, "delay_seconds", 0)
+    if "senders" in body:
+        senders = body["senders"]
+        if isinstance(senders, bool) or not isinstance(senders, int) or not 1 <= senders <= MAX_SENDERS:
+            raise ControlError(f"senders must be a whole number from 1 to {MAX_SENDERS}")
+        changes["senders"] = senders
     if "url" in body:
         url = required_text(body, "url")
         if not url.startswith(("http://", "https://")):

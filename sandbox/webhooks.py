@@ -4,8 +4,8 @@ Delivery never happens inside an API request: `emit` only queues. A delivery fai
 an answer the gateway does not count as delivered (Toss: anything but 200; Stripe: any
 non-2xx) or no answer within the timeout, and is retried after 1, 4, 16, 64, 256, 1024
 and 4096 times `retry_base` seconds (Toss: minutes), or the first few of those steps
-(Stripe in test mode: 3 retries). Deliveries go out one at a time, in order, so tests
-see a deterministic sequence.
+(Stripe in test mode: 3 retries). By default deliveries go out one at a time, in order, so
+tests see a deterministic sequence.
 
 Knobs (`WebhookSettings`):
 - duplicate: each event is delivered twice with the same delivery id, as when the
@@ -16,6 +16,8 @@ Knobs (`WebhookSettings`):
   passes); the held batch then goes out newest first.
 - paused: events queue without being sent; unpausing sends them in order (paused
   wins over reorder and delay).
+- senders: how many deliveries are on the wire at once (default 1). Above 1, events go
+  out concurrently and may arrive out of order, as the gateways' own do under load.
 The URL is read at each attempt, so retries follow a changed `url`.
 """
 
@@ -48,6 +50,7 @@ class WebhookSettings:
     delay_seconds: float = 0.0
     reorder: bool = False
     paused: bool = False
+    senders: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,7 +105,7 @@ class _Queues:
 
 
 class WebhookSender:
-    """Queues and delivers one gateway's webhooks from a single background thread."""
+    """Queues and delivers one gateway's webhooks from `senders` background threads (one by default)."""
 
     def __init__(
         self,
@@ -128,9 +131,9 @@ class WebhookSender:
         self._queues = _Queues()
         self._seq = itertools.count()
         self._generation = 0
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
-        self._sending = False
+        self._sending = 0
 
     def settings(self) -> WebhookSettings:
         with self._cond:
@@ -156,7 +159,7 @@ class WebhookSender:
             first = Delivery(delivery_id, event_type, order_id, payload, body, self._generation)
             event = [first, first] if self._settings.duplicate else [first]
             self._route(event)
-            self._ensure_thread()
+            self._ensure_threads()
             self._cond.notify_all()
 
     def reset(self) -> None:
@@ -170,14 +173,14 @@ class WebhookSender:
             self._queues = _Queues()
             self._settings = WebhookSettings(self._default_url)
             self._cond.notify_all()
-            self._cond.wait_for(lambda: not self._sending, timeout=self._timeout + 1)
+            self._cond.wait_for(lambda: self._sending == 0, timeout=self._timeout + 1)
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self._timeout + 1)
+        for thread in self._threads:
+            thread.join(timeout=self._timeout + 1)
 
     def _route(self, event: list[Delivery]) -> None:
         now = time.monotonic()
@@ -203,28 +206,35 @@ class WebhookSender:
         for delivery in event:
             heapq.heappush(self._queues.due, (due, next(self._seq), delivery))
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"webhooks-{self.gateway}", daemon=True)
-            self._thread.start()
+    def _ensure_threads(self) -> None:
+        """Start senders up to the knob (held under the condition); extra ones stay idle if it is lowered."""
+        while len(self._threads) < self._settings.senders:
+            name = f"webhooks-{self.gateway}-{len(self._threads) + 1}"
+            thread = threading.Thread(target=self._run, args=(len(self._threads),), name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
-    def _run(self) -> None:
+    def _run(self, number: int) -> None:
         while True:
             with self._cond:
-                delivery = self._next_due()
+                delivery = self._next_due(number)
                 if delivery is None:
                     return
-                url, self._sending = self._settings.url, True
+                url = self._settings.url
+                self._sending += 1
             try:
                 self._attempt(delivery, url)
             finally:
                 with self._cond:
-                    self._sending = False
+                    self._sending -= 1
                     self._cond.notify_all()
 
-    def _next_due(self) -> Delivery | None:
-        """Wait (holding the condition) for the next delivery due; None once closed."""
+    def _next_due(self, number: int = 0) -> Delivery | None:
+        """Wait (holding the condition) for the next delivery due to sender `number`; None once closed."""
         while not self._closed:
+            if number >= self._settings.senders:  # the knob was lowered: this sender rests
+                self._cond.wait()
+                continue
             now = time.monotonic()
             deadline = self._queues.reorder_deadline
             if deadline is not None and deadline <= now:

@@ -43,12 +43,17 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._answers: list[int] = []
+        self.delay_seconds = 0.0  # how long each POST is held before it is answered
+        self.in_flight = 0
+        self.most_in_flight = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
+                receiver._arrived()
+                time.sleep(receiver.delay_seconds)
                 status = receiver._record(self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -74,8 +79,14 @@ class WebhookReceiver:
         self.server.server_close()
         self.thread.join(timeout=5)
 
+    def _arrived(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
     def _record(self, path: str, headers: dict[str, str], raw: bytes) -> int:
         with self._lock:
+            self.in_flight -= 1
             status = self._answers.pop(0) if self._answers else 200
             self._received.append(Received(path, headers, json.loads(raw), status, raw))
             return status
@@ -89,6 +100,8 @@ class WebhookReceiver:
         with self._lock:
             self._received.clear()
             self._answers.clear()
+            self.delay_seconds = 0.0
+            self.most_in_flight = self.in_flight
 
     def received(self, order_id: str | None = None) -> list[Received]:
         with self._lock:

@@ -657,6 +657,34 @@ def test_reorder_delivers_the_later_event_first(sandbox, client, receiver):
     assert sandbox.control("GET", "/webhooks")["stripe"]["reorder"] is True
 
 
+def test_one_sender_delivers_one_at_a_time_and_more_deliver_concurrently(sandbox, client, receiver):
+    receiver.delay_seconds = 0.3
+    sandbox.webhooks(gateway="stripe", paused=True)
+    for _ in range(3):
+        paid(sandbox, client)  # 2 events each
+    sandbox.webhooks(gateway="stripe", paused=False)
+    events_of(receiver, 6)
+    assert receiver.most_in_flight == 1  # the default: in order, one on the wire
+
+    receiver.reset()
+    receiver.delay_seconds = 0.3
+    assert sandbox.control("POST", "/webhooks", {"gateway": "stripe", "senders": 4})["senders"] == 4
+    sandbox.webhooks(gateway="stripe", paused=True)
+    for _ in range(3):
+        paid(sandbox, client)
+    sandbox.webhooks(gateway="stripe", paused=False)
+    got = events_of(receiver, 6)
+    assert receiver.most_in_flight >= 2
+    assert len({r.body["id"] for r in got}) == 6 and all(verified(sandbox, r) for r in got)
+
+
+@pytest.mark.parametrize("senders", [0, 65, "4", True, 1.5])
+def test_senders_must_be_a_whole_number_in_range(sandbox, senders):
+    with pytest.raises(SandboxError, match="400"):
+        sandbox.control("POST", "/webhooks", {"gateway": "stripe", "senders": senders})
+    assert sandbox.control("GET", "/webhooks")["stripe"]["senders"] == 1
+
+
 # Control
 
 
