@@ -35,12 +35,10 @@ migrate: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## The benchmarks (docs/performance.md): webhook acknowledgement and processing against their floors, then history.
-## Needs PostgreSQL and Redis on 127.0.0.1 and wrk (installed with apt-get when missing); not during `make test`.
+## The benchmarks, each beside its floor, and docs/performance.md rewritten with their figures (python -m bench).
+## Needs PostgreSQL and Redis on 127.0.0.1 and wrk (installed with apt-get when missing); never part of `make test`.
 bench: $(STAMP)
-	$(BIN)/python -m bench.webhooks
-	$(BIN)/python -m bench.processing
-	$(BIN)/python -m bench.history
+	$(BIN)/python -m bench
 
 ## Lint, formatting, types and the import contracts.
 lint: $(STAMP)

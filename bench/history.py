@@ -165,6 +165,7 @@ def explain(app: Flask, query: sa.Select[Any]) -> str:
 class Bench:
     def __init__(self, app: Flask, users: int, requests: int, deep_offset: int) -> None:
         self.app, self.requests, self.deep_offset = app, requests, deep_offset
+        self.rows: list[tuple[str, list[float]]] = []
         with app.app_context():
             ids = [HEAVY_USER, *range(2, users + 1, max(1, users // requests))]
             self.tokens = {uid: access_token_for(db.session.get(User, uid)) for uid in ids}
@@ -180,7 +181,20 @@ class Bench:
     def report(self, label: str, call: Callable[[int], Any]) -> list[float]:
         samples = timed(self.requests, call)
         print(f"  {label:<58} {percentiles(samples)}")
+        self.rows.append((label, samples))
         return samples
+
+    def table(self) -> str:
+        """Every figure of the run as a Markdown table (p50 and p95, ms)."""
+        lines = ["| page | p50 | p95 |", "|---|---|---|"]
+        for label, samples in self.rows:
+            if not samples:
+                lines.append(f"| *{label}* | | |")
+                continue
+            ordered = sorted(samples)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            lines.append(f"| {label} | {statistics.median(samples):.2f} ms | {p95:.2f} ms |")
+        return "\n".join(lines)
 
     def scenarios(self, filtered_only: bool) -> list[tuple[str, list[str], dict[str, str]]]:
         typical, heavy = self.typical, self.heavy
@@ -249,22 +263,17 @@ def machine_facts(database_url: str) -> None:
     print(f"payments table {table}; ix_payments_user_created {index}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--payments", type=int, default=1_000_000)
-    parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--deep-offset", type=int, default=25_000)
-    args = parser.parse_args()
+def run(payments: int, users: int, requests: int, deep_offset: int) -> str:
+    """The whole history bench; returns its figures as a Markdown table."""
     server = os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG
     with bench_database(server) as url, tempfile.TemporaryDirectory() as instance:
         started = time.perf_counter()
         app = build_app(url, instance)
-        fill(url, args.users, args.payments)
-        print(f"filled {args.payments:,} payments for {args.users:,} users in {time.perf_counter() - started:.0f} s")
+        fill(url, users, payments)
+        print(f"filled {payments:,} payments for {users:,} users in {time.perf_counter() - started:.0f} s")
         machine_facts(url)
-        bench = Bench(app, args.users, args.requests, args.deep_offset)
-        print(f"\nGET /payment/history/me, limit 20, {args.requests} requests each (Flask test client):")
+        bench = Bench(app, users, requests, deep_offset)
+        print(f"\nGET /payment/history/me, limit 20, {requests} requests each (Flask test client):")
         bench.routes()
         print("\nthe same deep page, keyset against OFFSET:")
         bench.offset_baseline()
@@ -276,12 +285,26 @@ def main() -> None:
             cur.execute("SELECT pg_size_pretty(pg_relation_size('ix_bench_user_status_created'))")
             size = cur.fetchone()[0]
         print(f"\nwith the candidate index (user_id, status, created_at DESC, id DESC), {size}:")
+        bench.rows.append(("(with the candidate index from here on)", []))
         bench.routes(filtered_only=True)
         query = history_query(HEAVY_USER, 21, status=PaymentStatus(RARE_STATUS))
         print(f"\n  -- status={RARE_STATUS}, heavy user, candidate index present\n{explain(app, query)}")
         with app.app_context():
             db.engine.dispose()
     print(f"\ndone in {time.perf_counter() - started:.0f} s; database dropped")
+    return bench.table()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--payments", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--deep-offset", type=int, default=25_000)
+    args = parser.parse_args()
+    table = run(args.payments, args.users, args.requests, args.deep_offset)
+    print()
+    print(table)
 
 
 if __name__ == "__main__":
