@@ -117,11 +117,12 @@ def wait_for(payment_id: int, done: Callable[[Payment], bool], seconds: float) -
     deadline = time.monotonic() + seconds
     with wakeups.current().listen(wakeups.payment_topic(payment_id)) as listener:
         while True:
-            db.session.rollback()  # a fresh snapshot each time, and no connection held while waiting
+            db.session.rollback()  # a fresh snapshot each time
             payment = db.session.get(Payment, payment_id, populate_existing=True)
             if payment is None:
                 raise LookupError(f"payment {payment_id} vanished")
             left = deadline - time.monotonic()
             if done(payment) or left <= 0:
                 return payment
+            db.session.rollback()  # no connection (nor open transaction) held while waiting
             listener.wait(left)

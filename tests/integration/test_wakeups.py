@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -13,6 +14,7 @@ from flask import Flask
 
 from chatju import wakeups
 from chatju.extensions import db
+from chatju.payments.service import create_order, wait_for
 
 TOPIC = wakeups.payment_topic(987654321)
 
@@ -97,3 +99,25 @@ def test_a_redis_that_is_down_degrades_to_polling(app: Flask, caplog: pytest.Log
     down.announce([TOPIC])  # logged, never raised into the task that committed
     assert any("polling instead" in r.getMessage() for r in caplog.records)
     assert any("could not announce" in r.getMessage() for r in caplog.records)
+
+
+def test_a_route_waiting_on_its_task_holds_no_database_connection(app: Flask, make_user: Any) -> None:
+    user_id = make_user("waiter@example.com")
+    with app.app_context():
+        payment = create_order(user_id, "toss", 5000, "KRW", "waiting")
+        db.session.commit()
+        payment_id = payment.id
+    seen: list[int] = []
+
+    def route() -> None:
+        with app.app_context():
+            wait_for(payment_id, lambda p: False, 1.5)
+            db.session.rollback()
+
+    thread = threading.Thread(target=route)
+    thread.start()
+    time.sleep(0.7)  # the route has read the row and is waiting
+    with app.app_context():
+        seen.append(db.engine.pool.checkedout())  # type: ignore[attr-defined]
+    thread.join()
+    assert seen == [0]
