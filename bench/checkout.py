@@ -14,7 +14,7 @@ after another:
 - Toss: `POST /payment/toss/create`, the sandbox's checkout (the customer authorises; it answers
   with the redirect to successUrl and its paymentKey), `POST /payment/toss/confirm` until 200 PAID.
 - Stripe: `POST /payment/stripe/create` (201 with the clientSecret), the sandbox's payment page
-  (the card), then `GET /payment/<orderId>` every 50 ms, as the frontend polls, until PAID.
+  (the card), then `GET /payment/<orderId>` every 250 ms, as the frontend polls, until PAID.
 The floor is the gateway itself at the same concurrency: the same checkout followed by Toss's
 `POST /v1/payments/confirm`, and Stripe's `POST /v1/payment_intents` followed by the payment page,
 called on the sandbox directly. Each Toss confirm's time is then split, from the rows the service
@@ -50,8 +50,9 @@ from bench import stack
 
 # As docker-compose runs them: gateway calls are waits, so their worker runs threads.
 WORKERS = (("gateways", "threads", 16), ("webhooks", "prefork", 2), ("effects", "prefork", 2))
+WEB_THREADS = int(os.environ.get("BENCH_WEB_THREADS", "8"))
 RETURN_URL = "http://127.0.0.1/demo/stripe/return"
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.25
 TOSS_AMOUNT = 9900
 STRIPE_AMOUNT = 990
 
@@ -322,7 +323,7 @@ def run(payments: int, client_counts: list[int]) -> dict[str, Any]:
             PAYMENT_SYNC_WAIT_SECONDS="10",
         )
         queue = env["CELERY_QUEUE"]
-        web = stack.gunicorn("web", "wsgi:app", env, tmp, app_port)
+        web = stack.gunicorn("web", "wsgi:app", env, tmp, app_port, threads=WEB_THREADS)
         procs.callback(web.stop)
         web.start(f"{api}/healthz")
         workers = [worker(f"{queue}.{kind}", pool, concurrency, env, tmp) for kind, pool, concurrency in WORKERS]

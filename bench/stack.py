@@ -138,11 +138,11 @@ def production_env(database_url: str, prefix: str, instance: Path, **extra: str)
     }
 
 
-def gunicorn(name: str, app: str, env: Mapping[str, str], log_dir: Path, port: int) -> Process:
-    """gunicorn as the Dockerfile runs it: 2 workers of 8 threads."""
+def gunicorn(name: str, app: str, env: Mapping[str, str], log_dir: Path, port: int, threads: int = 8) -> Process:
+    """gunicorn as the Dockerfile runs it: 2 workers of 8 threads (unless told otherwise)."""
     command = [
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-        "--workers", "2", "--threads", "8", "--timeout", "60", app,
+        "--workers", "2", "--threads", str(threads), "--timeout", "60", app,
     ]  # fmt: skip
     return Process(name, command, env, log_dir)
 
