@@ -20,6 +20,7 @@ from kombu import Exchange, Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from chatju import broker
 from chatju.config import Settings
 from chatju.extensions import db
 from chatju.settings import current_settings
@@ -140,6 +141,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
     }
     if settings.redis_url:
+        config["broker_transport"] = broker.TRANSPORT  # kombu's Redis transport, one client per channel
         # Minutes, not the default hour, before an unacknowledged task is redelivered. It must
         # outlast the longest task (a confirm's retries wait in the worker, not on the broker).
         config["broker_transport_options"] = {
