@@ -97,10 +97,11 @@ GATEWAY_LAST_SUCCESS = Gauge(
 )
 
 # Periodic jobs: when each last ran to its end (max over processes, as for the gateways' last success).
+# Labelled `task`, not `job`: Prometheus gives every scraped series a `job` label of its own.
 JOB_LAST_FINISHED = Gauge(
     "chatju_job_last_finished_timestamp_seconds",
-    "When a periodic job (reconcile, expire, redrive, prune) last ran to its end (Unix time)",
-    ["job"],
+    "When a periodic job (task: reconcile, expire, redrive, prune) last ran to its end (Unix time)",
+    ["task"],
     multiprocess_mode="max",
 )
 
@@ -193,8 +194,8 @@ def observe_gateway_call(gateway: str, operation: str, outcome: str, http_status
     GATEWAY_ERRORS.labels(gateway=gateway, operation=operation, outcome=outcome, status=status).inc()
 
 
-def mark_job_finished(job: str) -> None:
-    JOB_LAST_FINISHED.labels(job=job).set(utcnow().timestamp())
+def mark_job_finished(task: str) -> None:
+    JOB_LAST_FINISHED.labels(task=task).set(utcnow().timestamp())
 
 
 def observe_request(rule: Rule | None, method: str, status: int, seconds: float) -> None:

@@ -239,4 +239,4 @@ def test_a_periodic_job_that_runs_to_its_end_marks_the_time(app, client):
     with app.app_context():
         maintenance.redrive()
     _, samples = scrape(client)
-    assert value(samples, "chatju_job_last_finished_timestamp_seconds", job="redrive") >= started - 1
+    assert value(samples, "chatju_job_last_finished_timestamp_seconds", task="redrive") >= started - 1
