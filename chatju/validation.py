@@ -9,6 +9,9 @@ One rule per kind of input, so a route and a webhook cannot disagree:
   9999-12-30 UTC. A zone shift past the end of the calendar is out of range, not a crash.
 - **Order ids** are what the service issues: 6-64 characters of `A-Z a-z 0-9 _ -`.
 - **Idempotency keys** are 1-255 visible ASCII characters (0x21-0x7E).
+- **Refund accounts** (where a refund is paid into the customer's Korean bank account):
+  a bank code from the list below, an account number of 6-20 digits (spaces and hyphens,
+  as people write them, are dropped) and a holder name of 1-60 characters of text.
 
 A value that breaks a rule raises `ValueError` (pydantic turns it into a field error; the
 adapters into `WebhookRejectedError`).
@@ -72,3 +75,59 @@ def is_order_id(value: str) -> bool:
 
 def is_idempotency_key(value: str) -> bool:
     return IDEMPOTENCY_KEY.fullmatch(value) is not None
+
+
+# Korean banks by the two-digit codes Toss takes for `refundReceiveAccount.bank`
+# (https://docs.tosspayments.com/codes/org-codes, 은행 코드).
+BANK_CODES: dict[str, str] = {
+    "02": "KDB Bank",
+    "03": "IBK",
+    "06": "KB Kookmin Bank",
+    "07": "Suhyup Bank",
+    "11": "NH NongHyup Bank",
+    "12": "Local Nonghyup",
+    "20": "Woori Bank",
+    "23": "SC First Bank",
+    "27": "Citibank Korea",
+    "31": "iM Bank (Daegu)",
+    "32": "Busan Bank",
+    "34": "Gwangju Bank",
+    "35": "Jeju Bank",
+    "37": "Jeonbuk Bank",
+    "39": "Kyongnam Bank",
+    "45": "Saemaul Geumgo",
+    "48": "Shinhyup",
+    "50": "Savings Bank",
+    "54": "HSBC",
+    "64": "Sanlim",
+    "71": "Korea Post",
+    "81": "Hana Bank",
+    "88": "Shinhan Bank",
+    "89": "K Bank",
+    "90": "KakaoBank",
+    "92": "Toss Bank",
+}
+ACCOUNT_NUMBER = re.compile(r"[0-9]{6,20}")
+ACCOUNT_SEPARATORS = re.compile(r"[ -]")
+HOLDER_NAME_MAX = 60
+
+
+def bank_code(value: str) -> str:
+    if value not in BANK_CODES:
+        raise ValueError("must be a bank code (two digits, e.g. 88 for Shinhan Bank)")
+    return value
+
+
+def account_number(value: str) -> str:
+    """The digits of an account number; ValueError unless 6-20 digits remain once spaces and hyphens go."""
+    digits = ACCOUNT_SEPARATORS.sub("", value)
+    if ACCOUNT_NUMBER.fullmatch(digits) is None:
+        raise ValueError("must be 6-20 digits")
+    return digits
+
+
+def holder_name(value: str) -> str:
+    name = clean_text(value).strip()
+    if not 1 <= len(name) <= HOLDER_NAME_MAX:
+        raise ValueError(f"must be 1-{HOLDER_NAME_MAX} characters")
+    return name

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatju.api.docs import documented
 from chatju.extensions import limiter
+from chatju.fulfilment import gauges as outbox_gauges
 from chatju.gateways.registry import gateways
 from chatju.observability import metrics, multiprocess
 from chatju.observability.database import DatabaseCollector
@@ -30,7 +31,8 @@ def _count_into_shared_directory(state: BlueprintSetupState) -> None:
 def scrape() -> Response:
     metrics.initialise()
     registry = multiprocess.registry()
-    registry.register(DatabaseCollector([inbox_gauges.read, payment_gauges.read], gateways().names()))
+    readers = [inbox_gauges.read, payment_gauges.read, outbox_gauges.read]
+    registry.register(DatabaseCollector(readers, gateways().names()))
     response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -12,6 +12,7 @@ from chatju.api.requests import RefundRequest
 from chatju.api.tokens import admin_required, signed_in, signed_in_user
 from chatju.api.unit_of_work import commit_record
 from chatju.api.validation import json_body
+from chatju.gateways.port import RefundAccount
 from chatju.payments import cancel, refunds
 from chatju.payments.schemas import payment_json
 from chatju.payments.service import owned_payment
@@ -40,7 +41,7 @@ def cancel_order(order_id: str) -> dict[str, Any]:
 
 @bp.post("/<order_id:order_id>/refund")
 @documented(
-    "Refund in full or in part (admins)",
+    "Refund in full or in part (admins); a virtual-account payment names the customer's refundReceiveAccount",
     {202: responses.RefundAccepted},
     body=RefundRequest,
     auth=True,
@@ -51,7 +52,14 @@ def cancel_order(order_id: str) -> dict[str, Any]:
 def refund(order_id: str) -> tuple[dict[str, Any], int]:
     """Full or partial refund (admins only); the gateway call runs in a task."""
     body = json_body(RefundRequest)
-    payment, refund = refunds.request_refund(order_id, body.amount, body.reason, actor=signed_in_user().email)
+    account = body.refundReceiveAccount
+    payment, refund = refunds.request_refund(
+        order_id,
+        body.amount,
+        body.reason,
+        actor=signed_in_user().email,
+        account=RefundAccount(account.bank, account.accountNumber, account.holderName) if account else None,
+    )
     answer = {"payment": payment_json(payment, owner=False), "refund": refunds.refund_json(refund)}
     commit_record()  # the refund is on record: reconciliation sends it if the broker refused
     return answer, 202

@@ -118,11 +118,32 @@ class GatewayPayment:
 
 
 @dataclass(frozen=True)
+class RefundAccount:
+    """The customer's bank account a refund is paid into (a deposited virtual account, say).
+
+    Personal data: never logged, never in an error; `masked()` is what may be shown.
+    """
+
+    bank: str  # a code of chatju.validation.BANK_CODES
+    account_number: str = field(repr=False)  # digits only
+    holder_name: str = field(repr=False)
+
+    def masked(self) -> dict[str, str]:
+        """The bank and the account number's last four digits."""
+        return {"bank": self.bank, "accountNumber": mask_account_number(self.account_number)}
+
+
+def mask_account_number(number: str) -> str:
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+@dataclass(frozen=True)
 class RefundRequest:
     refund_id: str  # ours: the gateway idempotency key
     amount: int
     reason: str
     whole: bool  # the whole payment, nothing refunded before
+    account: RefundAccount | None = None  # where the money goes, for methods that `refunds_to_account`
 
 
 @dataclass(frozen=True)
@@ -265,6 +286,13 @@ class Gateway(Protocol):
 
     def refund_refusal(self, method: str | None) -> str | None:
         """Why a payment made with `method` cannot be refunded through the API, if it cannot."""
+        ...
+
+    def refunds_to_account(self, method: str | None) -> bool:
+        """Whether a refund of a payment made with `method` is paid into an account the customer names.
+
+        True: every refund of it needs a `RefundAccount`; False: a refund must come without one.
+        """
         ...
 
     def start(self, order: Order) -> GatewayPayment:

@@ -96,6 +96,15 @@ GATEWAY_LAST_SUCCESS = Gauge(
     multiprocess_mode="max",
 )
 
+# Periodic jobs: when each last ran to its end (max over processes, as for the gateways' last success).
+# Labelled `task`, not `job`: Prometheus gives every scraped series a `job` label of its own.
+JOB_LAST_FINISHED = Gauge(
+    "chatju_job_last_finished_timestamp_seconds",
+    "When a periodic job (task: reconcile, expire, redrive, prune) last ran to its end (Unix time)",
+    ["task"],
+    multiprocess_mode="max",
+)
+
 REQUEST_LATENCY = Histogram(
     "chatju_http_request_duration_seconds",
     "HTTP requests, by route (the URL rule), method and status class",
@@ -183,6 +192,10 @@ def observe_gateway_call(gateway: str, operation: str, outcome: str, http_status
         return
     status = f"{http_status // 100}xx" if http_status else "none"
     GATEWAY_ERRORS.labels(gateway=gateway, operation=operation, outcome=outcome, status=status).inc()
+
+
+def mark_job_finished(task: str) -> None:
+    JOB_LAST_FINISHED.labels(task=task).set(utcnow().timestamp())
 
 
 def observe_request(rule: Rule | None, method: str, status: int, seconds: float) -> None:

@@ -125,6 +125,9 @@ class Refund(TimestampMixin, Model):
     gateway_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     failure_code: Mapped[str | None] = mapped_column(sa.String(100))
     failure_message: Mapped[str | None] = mapped_column(sa.String(500))
+    # The customer's bank account it is paid into ({bank, accountNumber, holderName}), where the
+    # method needs one: kept only while the refund is in flight (a retry sends it again), then erased.
+    receive_account: Mapped[dict[str, Any] | None]
     # Times reconciliation sent it again while in flight, and when it may next.
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.now())

@@ -5,6 +5,10 @@ lock, so the refunds of a payment never add up to more than was paid, whatever
 runs at the same time. The adapter sends it as its gateway wants it (Toss: a
 cancel with `cancelReason`; Stripe: a refund, the text in metadata); the gateway's
 own webhook for the same refund then finds nothing left to change.
+
+Where the adapter says a method `refunds_to_account` (a deposited virtual account), every
+refund of it names the customer's bank account, and no other refund may: the account is
+kept on the refund only while it is in flight and appears masked everywhere else.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import sqlalchemy as sa
 
 from chatju.exceptions import InvalidRequestError, NotFoundError, invalid_state
 from chatju.extensions import db
-from chatju.gateways.port import GatewayError, GatewayPayment, GatewayRefund, RefundRequest
+from chatju.gateways.port import GatewayError, GatewayPayment, GatewayRefund, RefundAccount, RefundRequest
 from chatju.jobs import TaskNames, enqueue_after_commit, retry_countdown
 from chatju.payments import ledger
 from chatju.payments.adapter import gateway_of, order_of
@@ -30,6 +34,7 @@ from chatju.states import EventSource, LedgerKind, PaymentStatus
 
 log = logging.getLogger(__name__)
 REFUNDABLE = (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED)
+ACCOUNT_FIELD = "refundReceiveAccount"  # the request's field, named in the answer when it is missing or misplaced
 
 
 def new_refund_id() -> str:
@@ -48,7 +53,9 @@ def refundable(payment: Payment) -> int:
     return payment.amount - refunded - int(totals.get(RefundStatus.PENDING, 0))
 
 
-def request_refund(order_id: str, amount: int | None, reason: str, actor: str) -> tuple[Payment, Refund]:
+def request_refund(
+    order_id: str, amount: int | None, reason: str, actor: str, account: RefundAccount | None = None
+) -> tuple[Payment, Refund]:
     """Reserve the amount and record the request; the task is sent when this commits."""
     payment_id = db.session.execute(sa.select(Payment.id).where(Payment.order_id == order_id)).scalar_one_or_none()
     if payment_id is None:
@@ -59,6 +66,7 @@ def request_refund(order_id: str, amount: int | None, reason: str, actor: str) -
     refusal = gateway_of(payment).refund_refusal(payment.method)
     if refusal is not None:
         raise invalid_state(refusal, payment.status)
+    _check_account(payment, account)
     available = refundable(payment)
     amount = available if amount is None else amount
     if amount <= 0 or amount > available:
@@ -76,9 +84,13 @@ def request_refund(order_id: str, amount: int | None, reason: str, actor: str) -
         status=RefundStatus.PENDING,
         source=EventSource.ADMIN,
         requested_by=actor,
+        receive_account=_account_json(account),
     )
     db.session.add(refund)
     db.session.flush()
+    detail: dict[str, Any] = {"refund": "requested"}
+    if account is not None:
+        detail["account"] = account.masked()
     ledger.record(
         payment,
         LedgerKind.NOTE,
@@ -87,10 +99,37 @@ def request_refund(order_id: str, amount: int | None, reason: str, actor: str) -
         reference=refund.refund_id,
         actor=actor,
         reason=reason,
-        detail={"refund": "requested"},
+        detail=detail,
     )
     enqueue_after_commit(TaskNames.REFUND, (refund.id,))
     return payment, refund
+
+
+def _check_account(payment: Payment, account: RefundAccount | None) -> None:
+    """A refund names the customer's account exactly when its payment's method is refunded to one."""
+    needed = gateway_of(payment).refunds_to_account(payment.method)
+    if needed and account is None:
+        message = f"A {payment.method} payment is refunded to the customer's bank account: {ACCOUNT_FIELD} is required."
+    elif account is not None and not needed:
+        message = (
+            f"A {payment.method or 'payment'} refund goes back the way it was paid: {ACCOUNT_FIELD} is not accepted."
+        )
+    else:
+        return
+    raise InvalidRequestError(message, {"fields": [{"field": ACCOUNT_FIELD, "message": message}]})
+
+
+def _account_json(account: RefundAccount | None) -> dict[str, str] | None:
+    if account is None:
+        return None
+    return {"bank": account.bank, "accountNumber": account.account_number, "holderName": account.holder_name}
+
+
+def _account_of(refund: Refund) -> RefundAccount | None:
+    stored = refund.receive_account
+    if not stored:
+        return None
+    return RefundAccount(stored["bank"], stored["accountNumber"], stored["holderName"])
 
 
 def refund_json(refund: Refund) -> dict[str, Any]:
@@ -107,7 +146,7 @@ def run_refund(refund_pk: int, retries_done: int) -> float | None:
         raise LookupError(f"payment of refund {refund.refund_id} is missing")
     gateway, order = gateway_of(payment), order_of(payment)
     whole = refund.amount == payment.amount and payment.refunded_amount == 0
-    request = RefundRequest(refund.refund_id, refund.amount, refund.reason, whole)
+    request = RefundRequest(refund.refund_id, refund.amount, refund.reason, whole, _account_of(refund))
     db.session.rollback()  # nothing held while the gateway works
     try:
         result = gateway.refund(order, request)
@@ -149,6 +188,7 @@ def _succeeded(refund_pk: int, reference: str, seen: GatewayPayment) -> None:
         return
     refund.status = RefundStatus.SUCCEEDED
     refund.gateway_refund_id = reference
+    refund.receive_account = None  # paid out: the customer's account is no longer ours to keep
     apply_gateway_payment(payment, seen, EventSource.REFUND, actor=refund.requested_by, reason=refund.reason)
 
 
@@ -160,6 +200,7 @@ def _refused(refund_pk: int, error: GatewayError) -> None:
     payment = lock_payment(refund.payment_id)
     refund.status = RefundStatus.FAILED
     refund.failure_code, refund.failure_message = error.code[:100], error.message[:500]
+    refund.receive_account = None  # a new request names the account again
     ledger.record(
         payment,
         LedgerKind.NOTE,

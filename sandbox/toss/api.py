@@ -164,7 +164,7 @@ def cancel(payment_key: str) -> Response:
         amount = _amount(body, "cancelAmount", required=False)
         refundable = body.get("refundableAmount")
         refundable = None if refundable is None else _amount(body, "refundableAmount")
-        return store().cancel(payment_key, reason, amount, refundable)
+        return store().cancel(payment_key, reason, amount, refundable, body.get("refundReceiveAccount"))
 
     return _run("cancel", action)
 

@@ -24,6 +24,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NOT_CANCELABLE_PAYMENT": (403, "취소 할 수 없는 결제 입니다."),
     "NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT": (403, "입금 대기중인 결제는 부분 환불이 불가합니다."),
     "NOT_MATCHES_REFUNDABLE_AMOUNT": (400, "잔액 결과가 일치하지 않습니다."),
+    "INVALID_BANK": (400, "유효하지 않은 은행입니다."),
+    "INVALID_REFUND_ACCOUNT_NUMBER": (400, "잘못된 환불 계좌번호입니다."),
+    "INVALID_REFUND_ACCOUNT_INFO": (400, "환불 계좌번호와 예금주명이 일치하지 않습니다."),
     "FAILED_INTERNAL_SYSTEM_PROCESSING": (500, "내부 시스템 처리 작업이 실패했습니다. 잠시 후 다시 시도해주세요."),
     # Redirect-time (failUrl) codes of the checkout; the status is never sent.
     "REJECT_CARD_COMPANY": (403, "결제 승인이 거절되었습니다."),

@@ -32,6 +32,7 @@ from sandbox.toss.payments import (
     new_transaction_key,
     virtual_account_block,
 )
+from sandbox.toss.refund_accounts import refund_account
 from sandbox.webhooks import WebhookSender
 
 VIRTUAL_ACCOUNT_VALID_DAYS = 7
@@ -92,8 +93,10 @@ class TossStore:
                 self._approve(payment)
             return payment.to_json()
 
-    def cancel(self, payment_key: str, reason: str, amount: int | None, refundable: int | None) -> dict[str, Any]:
-        """Full or partial cancel. Unlike Toss, a deposited virtual account needs no refundReceiveAccount."""
+    def cancel(
+        self, payment_key: str, reason: str, amount: int | None, refundable: int | None, account: Any = None
+    ) -> dict[str, Any]:
+        """Full or partial cancel; a deposited virtual account is refunded to `account` (refundReceiveAccount)."""
         with self._lock:
             payment = self._get(payment_key)
             if payment.status == CANCELED:
@@ -107,6 +110,8 @@ class TossStore:
                 raise TossError("NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT")
             if amount > payment.balance:
                 raise TossError("NOT_CANCELABLE_AMOUNT")
+            if payment.is_virtual_account and payment.status != WAITING:
+                self._refund_to(payment, refund_account(account))
             self._cancel(payment, reason, amount)
             return payment.to_json()
 
@@ -214,6 +219,12 @@ class TossStore:
         if payment.card is not None and payment.balance == 0:
             payment.card["acquireStatus"] = "CANCELED"
         self._notify(payment)
+
+    def _refund_to(self, payment: TossPayment, account: dict[str, str]) -> None:
+        """The deposit goes back by bank transfer; the sandbox's transfer completes at once (Toss's: PENDING first)."""
+        if payment.virtual_account is not None:
+            payment.virtual_account["refundReceiveAccount"] = account
+            payment.virtual_account["refundStatus"] = "COMPLETED"
 
     def _refresh(self, payment: TossPayment) -> None:
         """An authenticated payment not confirmed within the window expires."""

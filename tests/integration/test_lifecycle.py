@@ -524,15 +524,6 @@ def test_a_pending_effect_is_redriven(app, toss, buyer_id):
     assert readings(app, buyer_id) == 1  # the grant was not repeated
 
 
-def test_a_virtual_account_payment_is_not_refunded_through_the_api(app, toss, client, admin, sandbox):
-    order = toss.create(productId="premium_reading")
-    toss.confirm(order, toss.checkout(order, card="virtual_account")["params"]["paymentKey"])
-    sandbox.deposit(order["orderId"])
-    toss.wait_for(order, "PAID")
-    response = refund(client, admin, order, reason="needs a bank account")
-    assert response.status_code == 409 and "bank account" in response.get_json()["error"]["message"]
-
-
 def test_a_refund_seen_at_the_gateway_before_its_task_answers_is_left_to_the_task(app, toss, admin, test_env):
     """Toss's webhook for our own cancel may be processed before our refund task hears back:
     the sync leaves the change to the task, so the ledger records who asked and why."""

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from limits import parse_many
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from chatju import maintenance
+from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.observability import multiprocess
 from chatju.payments import service as payments
 from chatju.payments import transitions
-from chatju.states import EventSource
+from chatju.payments.models import Effect, OutboxItem, OutboxState, Payment, Refund, RefundStatus
+from chatju.states import EventSource, PaymentStatus
 from chatju.webhooks import service as inbox
 from tests.support.shopper import wait_until
 from tests.support.toss import TossShopper
@@ -31,6 +37,11 @@ FAMILIES = {
     "chatju_payments_flagged",
     "chatju_payments_needs_review",
     "chatju_payments_open",
+    "chatju_payments_processing_oldest_age_seconds",
+    "chatju_refunds_pending",
+    "chatju_refunds_pending_oldest_age_seconds",
+    "chatju_outbox_backlog",
+    "chatju_outbox_oldest_pending_age_seconds",
     "chatju_webhook_events_received",
     "chatju_webhook_duplicate_deliveries",
     "chatju_webhook_events_processed",
@@ -178,3 +189,54 @@ def test_counts_follow_the_commit_and_the_database_gauges_read_the_tables(app, c
     assert grew(middle, after, "chatju_webhook_events_failed_total", **failed) == 1
     assert value(after, "chatju_webhook_inbox_backlog", provider="toss", state="received") == 0
     assert value(after, "chatju_webhook_inbox_backlog", provider="toss", state="failed") == 1
+
+
+def test_what_reconciliation_and_the_outbox_leave_open_is_measured_by_age(app, client, make_user):
+    user_id = make_user("stuck@example.com")
+    hour_ago = utcnow() - timedelta(hours=1)
+    with app.app_context():
+        card = payments.create_order(user_id, "toss", 13000, "KRW", "confirm lost")
+        deposit = payments.create_order(user_id, "toss", 13000, "KRW", "awaiting a deposit")
+        paid = payments.create_order(user_id, "stripe", 1000, "USD", "refund in flight")
+        db.session.flush()
+        card.status, card.method = PaymentStatus.PROCESSING, "card"
+        deposit.status, deposit.method = PaymentStatus.PROCESSING, "virtual_account"
+        paid.status = PaymentStatus.PAID
+        refund = Refund(
+            refund_id="rf_metricsStuck",
+            payment_id=paid.id,
+            amount=500,
+            currency="USD",
+            reason="test",
+            status=RefundStatus.PENDING,
+            source=EventSource.ADMIN,
+        )
+        effect = OutboxItem(payment_id=paid.id, effect=Effect.RECEIPT, state=OutboxState.PENDING)
+        db.session.add_all([refund, effect])
+        db.session.flush()
+        # Backdated past the ORM's own timestamps, as rows left behind an hour ago.
+        for table, row_id in ((Payment, card.id), (Payment, deposit.id), (Refund, refund.id)):
+            db.session.execute(
+                sa.update(table).where(table.id == row_id).values(updated_at=hour_ago, created_at=hour_ago)
+            )
+        db.session.execute(sa.update(OutboxItem).where(OutboxItem.id == effect.id).values(created_at=hour_ago))
+        db.session.commit()
+    _, samples = scrape(client)
+
+    # The card confirm is an hour old; the virtual account awaiting its deposit is not counted as stuck.
+    assert 3500 < value(samples, "chatju_payments_processing_oldest_age_seconds", provider="toss") < 3700
+    assert value(samples, "chatju_payments_processing_oldest_age_seconds", provider="stripe") == 0
+    assert value(samples, "chatju_refunds_pending", provider="stripe") == 1
+    assert value(samples, "chatju_refunds_pending", provider="toss") == 0
+    assert 3500 < value(samples, "chatju_refunds_pending_oldest_age_seconds", provider="stripe") < 3700
+    assert value(samples, "chatju_outbox_backlog", state="pending") == 1
+    assert value(samples, "chatju_outbox_backlog", state="failed") == 0
+    assert 3500 < value(samples, "chatju_outbox_oldest_pending_age_seconds") < 3700
+
+
+def test_a_periodic_job_that_runs_to_its_end_marks_the_time(app, client):
+    started = time.time()
+    with app.app_context():
+        maintenance.redrive()
+    _, samples = scrape(client)
+    assert value(samples, "chatju_job_last_finished_timestamp_seconds", task="redrive") >= started - 1

@@ -470,6 +470,60 @@ def test_virtual_account_cancelled_before_deposit(sandbox, toss, receiver):
     assert [r.body["status"] for r in got if r.event_type == "DEPOSIT_CALLBACK"] == ["WAITING_FOR_DEPOSIT", "CANCELED"]
 
 
+ACCOUNT = {"bank": "88", "accountNumber": "110123456789", "holderName": "김토스"}
+
+
+def deposited_account(sandbox, toss, amount: int = 20000) -> dict[str, str]:
+    params = authorise(sandbox, card="virtual_account", amount=amount)
+    toss.confirm(params)
+    sandbox.deposit(params["orderId"])
+    return params
+
+
+def test_a_deposited_virtual_account_is_refunded_to_the_account_named(sandbox, toss):
+    params = deposited_account(sandbox, toss)
+    partial = toss.cancel(params["paymentKey"], cancelAmount=5000, refundReceiveAccount=ACCOUNT, key="rf-1")
+    assert partial.status_code == 200, partial.text
+    body = partial.json()
+    assert (body["status"], body["balanceAmount"]) == ("PARTIAL_CANCELED", 15000)
+    assert body["virtualAccount"]["refundReceiveAccount"] == ACCOUNT
+    assert body["virtualAccount"]["refundStatus"] == "COMPLETED"
+    rest = toss.cancel(params["paymentKey"], refundReceiveAccount=ACCOUNT, key="rf-2").json()
+    assert (rest["status"], rest["balanceAmount"], len(rest["cancels"])) == ("CANCELED", 0, 2)
+
+
+@pytest.mark.parametrize(
+    ("account", "status", "code"),
+    [
+        (None, 400, "INVALID_REQUEST"),
+        ("88-110123456789", 400, "INVALID_REQUEST"),
+        ({**ACCOUNT, "bank": "99"}, 400, "INVALID_BANK"),
+        ({**ACCOUNT, "bank": "신한"}, 400, "INVALID_BANK"),
+        ({**ACCOUNT, "accountNumber": "110-123-456789"}, 400, "INVALID_REFUND_ACCOUNT_NUMBER"),
+        ({**ACCOUNT, "accountNumber": "1" * 21}, 400, "INVALID_REFUND_ACCOUNT_NUMBER"),
+        ({**ACCOUNT, "accountNumber": 110123456789}, 400, "INVALID_REFUND_ACCOUNT_NUMBER"),
+        ({**ACCOUNT, "holderName": ""}, 400, "INVALID_REQUEST"),
+        ({**ACCOUNT, "holderName": "김" * 61}, 400, "INVALID_REQUEST"),
+        ({**ACCOUNT, "accountNumber": "999123456789"}, 400, "INVALID_REFUND_ACCOUNT_INFO"),
+    ],
+)
+def test_a_deposited_virtual_account_refund_checks_the_account(sandbox, toss, account, status, code):
+    params = deposited_account(sandbox, toss)
+    body = {} if account is None else {"refundReceiveAccount": account}
+    response = toss.cancel(params["paymentKey"], **body)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert toss.get(f"/v1/payments/{params['paymentKey']}").json()["status"] == "DONE"  # nothing refunded
+
+
+def test_only_a_deposited_virtual_account_needs_an_account(sandbox, toss):
+    card = authorise(sandbox)
+    toss.confirm(card)
+    assert toss.cancel(card["paymentKey"], cancelAmount=1000).json()["status"] == "PARTIAL_CANCELED"
+    waiting = authorise(sandbox, card="virtual_account")
+    toss.confirm(waiting)
+    assert toss.cancel(waiting["paymentKey"]).json()["status"] == "CANCELED"  # nothing was deposited
+
+
 def test_an_expired_session_cannot_be_confirmed(sandbox, toss, receiver):
     params = authorise(sandbox)
     expired = sandbox.expire(params["orderId"])

@@ -121,6 +121,9 @@ class FakePayGateway:
     def refund_refusal(self, method: str | None) -> str | None:
         return None
 
+    def refunds_to_account(self, method: str | None) -> bool:
+        return False
+
     def start(self, order: Order) -> GatewayPayment:
         return self._view(self.server.create(order))
 

@@ -61,6 +61,9 @@ class StripeGateway:
     def refund_refusal(self, method: str | None) -> str | None:
         return None
 
+    def refunds_to_account(self, method: str | None) -> bool:
+        return False  # Stripe refunds go back to the card or wallet that paid
+
     def start(self, order: Order) -> GatewayPayment:
         return self._api.create_intent(
             order.order_id, order.user_id or 0, order.amount, order.currency, order.description
@@ -82,6 +85,9 @@ class StripeGateway:
         return self._api.cancel_intent(str(order.started_reference), order.order_id)
 
     def refund(self, order: Order, request: RefundRequest) -> RefundResult:
+        if request.account is not None:
+            # The core asks refunds_to_account first; a request that still carries one is ours to refuse.
+            raise GatewayRequestError("REFUND_ACCOUNT_NOT_ACCEPTED", "Stripe refunds go back to the payment method.")
         intent = str(order.started_reference)
         created = self._api.create_refund(intent, order.order_id, request.amount, request.reason, request.refund_id)
         return RefundResult(created, self._api.retrieve_intent(intent, order.order_id))

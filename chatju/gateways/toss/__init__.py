@@ -30,6 +30,7 @@ from chatju.gateways.toss.mapping import redact
 __all__ = ["CURRENCY", "NAME", "TossGateway", "build", "enabled"]
 
 CURRENCY = "KRW"
+VIRTUAL_ACCOUNT = "virtual_account"
 MINIMUM_KRW = 100  # Toss cards: ₩100
 
 
@@ -52,10 +53,12 @@ class TossGateway:
         return None
 
     def refund_refusal(self, method: str | None) -> str | None:
-        if method == "virtual_account":
-            # Toss needs the customer's bank account (refundReceiveAccount) for these, which we do not hold.
-            return "A virtual-account payment is refunded to a bank account: use Toss's dashboard."
         return None
+
+    def refunds_to_account(self, method: str | None) -> bool:
+        # A deposited virtual account is refunded by bank transfer to the account the customer names
+        # (refundReceiveAccount); every other method goes back the way it came.
+        return method == VIRTUAL_ACCOUNT
 
     def start(self, order: Order) -> GatewayPayment:
         raise GatewayRequestError("NOT_SUPPORTED", "Toss payments start in the customer's checkout.")
@@ -78,10 +81,14 @@ class TossGateway:
         raise GatewayRequestError("NOT_SUPPORTED", "An unpaid Toss checkout expires at Toss on its own.")
 
     def refund(self, order: Order, request: RefundRequest) -> RefundResult:
-        """A cancel of the payment: full without an amount, else partial; our refund id is the key."""
+        """A cancel of the payment: full without an amount, else partial; our refund id is the key.
+
+        A virtual account's refund carries the customer's account (refundReceiveAccount), which
+        Toss requires once it was deposited.
+        """
         amount = None if request.whole else request.amount
         seen = self._client.cancel(
-            str(order.bound_reference), order.order_id, request.reason, amount, request.refund_id
+            str(order.bound_reference), order.order_id, request.reason, amount, request.refund_id, request.account
         )
         cancels = seen.raw.get("cancels") or []
         reference = str(cancels[-1].get("transactionKey")) if cancels else request.refund_id

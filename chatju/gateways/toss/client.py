@@ -18,6 +18,7 @@ from chatju.gateways.port import (
     CONNECT_TIMEOUT_SECONDS,
     GatewayPayment,
     Recorder,
+    RefundAccount,
     TransientGatewayError,
     recorded_call,
 )
@@ -65,12 +66,28 @@ class TossClient:
         return to_payment(self._call("fetch", "GET", f"/v1/payments/orders/{order_id}", order_id))
 
     def cancel(
-        self, payment_key: str, order_id: str, reason: str, amount: int | None, idempotency_key: str
+        self,
+        payment_key: str,
+        order_id: str,
+        reason: str,
+        amount: int | None,
+        idempotency_key: str,
+        account: RefundAccount | None = None,
     ) -> GatewayPayment:
-        """POST /v1/payments/{paymentKey}/cancel: full without `amount`, else partial."""
+        """POST /v1/payments/{paymentKey}/cancel: full without `amount`, else partial.
+
+        https://docs.tosspayments.com/reference#결제-취소 — `refundReceiveAccount` is required for a
+        deposited virtual account; the body is never recorded, and Toss's answer is redacted.
+        """
         body: dict[str, Any] = {"cancelReason": reason}
         if amount is not None:
             body["cancelAmount"] = amount
+        if account is not None:
+            body["refundReceiveAccount"] = {
+                "bank": account.bank,
+                "accountNumber": account.account_number,
+                "holderName": account.holder_name,
+            }
         data = self._call("cancel", "POST", f"/v1/payments/{payment_key}/cancel", order_id, body, idempotency_key)
         return to_payment(data)
 
