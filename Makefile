@@ -25,7 +25,7 @@ run: $(STAMP) migrate
 	  SANDBOX_STRIPE_WEBHOOK_URL=$${SANDBOX_STRIPE_WEBHOOK_URL:-http://127.0.0.1:$(PORT)/payment/stripe/webhook} \
 	  FRONTEND_URL=$${FRONTEND_URL:-http://127.0.0.1:$(PORT)/demo}; \
 	echo "ChatJu Payments is starting web, worker, beat and the gateway sandbox; where to go follows once they answer."; \
-	$(BIN)/python -m chatju.demo.announce & \
+	CHATJU_RUN_PID=$$$$ $(BIN)/python -m chatju.demo.announce & \
 	exec $(BIN)/honcho --procfile Procfile.dev start
 
 migrate: $(STAMP)

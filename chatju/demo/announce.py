@@ -110,7 +110,8 @@ def main() -> int:
     load_dotenv_for_development()
     port = int(os.environ.get("CHATJU_WEB_PORT", "8000"))
     where = places(Settings.from_env(os.environ), port, Path.cwd())
-    parent = os.getppid()  # honcho: `make run` execs it after starting us
+    # The shell that starts us and then becomes honcho (exec): while it lives, `make run` runs.
+    parent = int(os.environ.get("CHATJU_RUN_PID") or os.getppid())
     try:
         silent = wait_until_up(where.probes(), still_wanted=lambda: os.getppid() == parent)
     except KeyboardInterrupt:  # Ctrl-C reaches the whole foreground group, us included
