@@ -246,3 +246,22 @@ def test_reloading_while_a_deposit_is_awaited_polls_without_confirming(page, app
     expect(page.locator("#progress")).to_be_hidden()
     assert len(sent) == 1 and len(confirms_at_toss(sandbox)) == 1
     assert len(paid_events(app, order_id)) == 1
+
+
+def test_a_checkout_toss_does_not_know_is_confirmed_once_then_offered_again(page, app, demo_server, sandbox, mail_dir):
+    sent = watch_confirms(page)
+    sign_in(page, demo_server, mail_dir, "e2e-reload-unknown@example.com")
+    order_id = start_checkout(page, sandbox)
+    # A success address whose key Toss never issued (forged, or older than Toss keeps it).
+    page.goto(f"{demo_server.url}/demo/toss/success?paymentKey=tsbx_never_issued_000&orderId={order_id}&amount=13000")
+    expect(page.locator("#message")).to_contain_text("please pay again")
+    expect(page.locator("#message")).to_contain_text("NOT_FOUND_PAYMENT")
+    expect(page.locator("#progress")).to_be_hidden()
+    assert stored(app, order_id).status == "PENDING"  # left as it was
+
+    page.reload()
+    expect(page.locator("#message")).to_contain_text("you can pay again")
+    expect(page.locator("#status")).to_have_attribute("data-status", "PENDING")
+    page.get_by_role("button", name="다시 결제 (Pay again)").click()  # the same order, back to the checkout
+    page.wait_for_url(f"{sandbox.base_url}/toss/checkout?*")
+    assert len(sent) == 1 and len(confirms_at_toss(sandbox)) == 1

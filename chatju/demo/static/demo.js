@@ -712,8 +712,8 @@
       return say(errorText(current), "error");
     }
     if (needsConfirm(current.data, paymentKey)) return confirmTossPayment(orderId, paymentKey, Number(amount));
-    if (!WAITING.has(current.data.status)) return showOutcome(current.data, paymentKey);
-    renderPayment(current.data); // PROCESSING: a confirm already runs (or a deposit is awaited)
+    if (current.data.status !== "PROCESSING") return showOutcome(current.data, paymentKey);
+    renderPayment(current.data); // a confirm already runs (or a deposit is awaited)
     await settle(orderId, paymentKey);
   }
 
@@ -781,6 +781,12 @@
         return say("이미 다른 결제로 완료된 주문입니다. This order was already paid with another payment.");
       }
       return say("결제가 완료되었습니다. Payment complete — thank you!", "ok");
+    }
+    if (payment.status === "PENDING") {
+      // Its checkout was answered before (an expired or unknown key): the order is open, pay again.
+      say("결제가 완료되지 않았습니다. 다시 결제할 수 있습니다. The payment was not completed; you can pay again.");
+      $("#retry").textContent = "다시 결제 (Pay again)";
+      return offerRetry(payment.orderId, payment);
     }
     if (payment.status !== "FAILED") return say(`주문 상태 Order status: ${STATUS_LABELS[payment.status]}`);
     const failure = payment.failure || { code: "FAILED", message: "" };
