@@ -10,26 +10,26 @@ PORT ?= 8000
 
 ## The virtualenv with the runtime and the development tools (requirements-dev.txt).
 $(STAMP): $(REQUIREMENTS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	rm -f $(VENV)/.installed-*
-	touch $@
+	@echo "Installing requirements-dev.txt into $(VENV) (once per change of the requirements)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
 
-## Create the virtualenv, migrate, and start web + worker + beat + the gateway sandbox.
+## Create the virtualenv, migrate, and start web + worker + beat + the gateway sandbox. Once they
+## answer, chatju.demo.announce prints where the demo, the API, the sandbox and the mail are.
 run: $(STAMP) migrate
-	@echo ""
-	@echo "  ChatJu Payments is starting at http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)"
-	@echo "  Try: curl http://127.0.0.1:$(PORT)/healthz  and  curl http://127.0.0.1:$(PORT)/products"
-	@echo ""
-	CHATJU_WEB_PORT=$(PORT) \
-	SANDBOX_TOSS_WEBHOOK_URL=$${SANDBOX_TOSS_WEBHOOK_URL:-http://127.0.0.1:$(PORT)/payment/toss/webhook} \
-	SANDBOX_STRIPE_WEBHOOK_URL=$${SANDBOX_STRIPE_WEBHOOK_URL:-http://127.0.0.1:$(PORT)/payment/stripe/webhook} \
-	FRONTEND_URL=$${FRONTEND_URL:-http://127.0.0.1:$(PORT)/demo} \
-	$(BIN)/honcho --procfile Procfile.dev start
+	@export CHATJU_WEB_PORT=$(PORT) \
+	  SANDBOX_TOSS_WEBHOOK_URL=$${SANDBOX_TOSS_WEBHOOK_URL:-http://127.0.0.1:$(PORT)/payment/toss/webhook} \
+	  SANDBOX_STRIPE_WEBHOOK_URL=$${SANDBOX_STRIPE_WEBHOOK_URL:-http://127.0.0.1:$(PORT)/payment/stripe/webhook} \
+	  FRONTEND_URL=$${FRONTEND_URL:-http://127.0.0.1:$(PORT)/demo}; \
+	echo "ChatJu Payments is starting web, worker, beat and the gateway sandbox; where to go follows once they answer."; \
+	CHATJU_RUN_PID=$$$$ $(BIN)/python -m chatju.demo.announce & \
+	exec $(BIN)/honcho --procfile Procfile.dev start
 
 migrate: $(STAMP)
-	$(BIN)/flask --app wsgi db upgrade
+	@$(BIN)/flask --app wsgi db upgrade
 
 ## The whole suite (PostgreSQL and Redis on 127.0.0.1 are used when reachable).
 test: $(STAMP)

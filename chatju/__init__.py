@@ -107,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from chatju.cli.payments import cli as payments_cli
     from chatju.cli.webhooks import cli as webhooks_cli
     from chatju.demo.routes import bp as demo_bp
+    from chatju.demo.routes import root as root_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
@@ -120,6 +121,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(demo_bp)  # answers 404 in production (chatju/demo/routes.py)
+    if not app.extensions["chatju.settings"].is_production:
+        app.register_blueprint(root_bp)  # `/` leads to the demo; in production it is a 404 like any unknown path
     app.cli.add_command(auth_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(webhooks_cli)

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from chatju.demo.checkout import content_security_policy, stripe_checkout, toss_checkout
 from chatju.settings import current_settings
 
 bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="templates", static_folder="static")
+# The site's root, registered outside production only (production has no page at `/`: a JSON 404).
+root = Blueprint("root", __name__)
+
+
+@root.get("/")
+def home() -> BaseResponse:
+    """The way in for someone who opens the address `make run` printed: the demo."""
+    return redirect(url_for("demo.index"))
 
 
 @bp.before_request

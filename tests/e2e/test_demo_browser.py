@@ -184,7 +184,7 @@ def test_buy_with_toss_success_card_is_paid(page, app, demo_server, sandbox, mai
     assert api_payment(page, demo_server, order_id)["status"] == "PAID"
 
     page.get_by_role("link", name="처음으로 Back to the start").click()
-    order_link = page.locator(f"#orders a[href$='/demo/orders/{order_id}']")
+    order_link = page.locator(f"#history-rows a[href$='/demo/orders/{order_id}']")
     expect(order_link).to_be_visible()
     order_link.click()
     expect(page.locator("#status")).to_have_attribute("data-status", "PAID")
@@ -241,7 +241,7 @@ def test_a_virtual_account_is_polled_until_the_deposit_pays_it(page, app, demo_s
 
     page.wait_for_url(f"{demo_server.url}/demo/toss/success?*")  # confirm answers 202: awaiting the deposit
     expect(page.locator("#status")).to_have_attribute("data-status", "PROCESSING")
-    expect(page.locator("#message")).to_contain_text("being processed")
+    expect(page.locator("#progress-text")).to_contain_text("being processed")
     sandbox.deposit(order_id)  # the customer pays into the account; Toss tells us by webhook
 
     expect(page.locator("#status")).to_have_attribute("data-status", "PAID")

@@ -105,3 +105,34 @@ def test_in_production_every_demo_url_is_a_404(production_app, path):
     response = production_app.test_client().get(path)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_the_root_leads_to_the_demo_outside_production(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/demo/"
+    followed = client.get("/", follow_redirects=True)
+    assert followed.status_code == 200 and followed.request.path == "/demo/"
+    refused = client.post("/")
+    assert refused.status_code == 405 and refused.get_json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+# What production refuses to start without, none of it a development default; nothing is contacted at start.
+PRODUCTION = {
+    "CHATJU_ENV": "production",
+    "JWT_SECRET_KEY": "k" * 48,
+    "DATABASE_URL": "postgresql://chatju@127.0.0.1:1/chatju",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "MAIL_URL": "smtp://127.0.0.1:1",
+    "TOSS_CLIENT_KEY": "live_ck_abcdefghijklmnop",
+    "TOSS_SECRET_KEY": "live_sk_abcdefghijklmnop",
+}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_in_production_the_root_is_a_json_404(tmp_path, method):
+    app = create_app({**PRODUCTION, "CHATJU_INSTANCE_DIR": str(tmp_path)})
+    response = app.test_client().open("/", method=method)
+    assert response.status_code == 404 and response.mimetype == "application/json"
+    if method != "HEAD":
+        assert response.get_json()["error"]["code"] == "NOT_FOUND"
+    assert "Location" not in response.headers

@@ -10,7 +10,12 @@
 
   const body = document.body;
   const config = JSON.parse(body.dataset.config);
-  const STORE = { access: "chatju.demo.access", refresh: "chatju.demo.refresh", orders: "chatju.demo.orders" };
+  const STORE = {
+    access: "chatju.demo.access",
+    refresh: "chatju.demo.refresh",
+    orders: "chatju.demo.orders",
+    confirmed: "chatju.demo.confirmed",
+  };
   const TOSS_SDK = "https://js.tosspayments.com/v2/standard"; // https://docs.tosspayments.com/sdk/v2/js
   const STRIPE_JS = "https://js.stripe.com/v3/"; // https://docs.stripe.com/js/including
   const STRIPE_CURRENCY = "USD"; // what the Stripe button charges (the product's price in it)
@@ -19,8 +24,20 @@
   const PAID = new Set(["PAID", "PARTIALLY_REFUNDED", "REFUNDED"]);
   const POLL_MS = 1000;
   const POLL_FOR_MS = 60000;
+  const HISTORY_PAGE = 10; // orders per page of the history (GET /payment/history/me?limit=)
   const CLIENT_SECRET_WAIT_MS = 30000; // after a 202 from the Stripe create: how long to wait for the intent
   const PROVIDERS = { toss: "토스 Toss", stripe: "Stripe" };
+  // What each status means to the customer (docs/integration.md, "What each status means").
+  const STATUS_LABELS = {
+    PENDING: "결제 대기 Awaiting payment",
+    PROCESSING: "처리 중 Processing",
+    PAID: "결제 완료 Paid",
+    FAILED: "결제 실패 Failed",
+    CANCELED: "취소됨 Canceled",
+    EXPIRED: "만료됨 Expired",
+    PARTIALLY_REFUNDED: "부분 환불 Partly refunded",
+    REFUNDED: "환불됨 Refunded",
+  };
   const METHODS = {
     card: "카드 Card",
     virtual_account: "가상계좌 Virtual account",
@@ -75,7 +92,8 @@
     try {
       response = await fetch(config.apiBase + path, init);
     } catch (error) {
-      return { status: 0, ok: false, data: { error: { code: "NETWORK_ERROR", message: "The service could not be reached." } } };
+      const message = "서비스에 연결할 수 없습니다. The service could not be reached.";
+      return { status: 0, ok: false, data: { error: { code: "NETWORK_ERROR", message } } };
     }
     let data = null;
     try {
@@ -297,7 +315,7 @@
       const { error } = await stripe.confirmPayment({ elements, confirmParams: { return_url: returnUrl } });
       if (error) {
         const known = error.type === "card_error" || error.type === "validation_error";
-        $("#stripe-error").textContent = known ? error.message : "An unexpected error occurred.";
+        $("#stripe-error").textContent = known ? error.message : "예상치 못한 오류입니다. An unexpected error occurred.";
       }
       submit.disabled = false;
     });
@@ -338,9 +356,7 @@
 
   function renderPayment(payment) {
     $("#payment").hidden = false;
-    const status = $("#status");
-    status.textContent = payment.status;
-    status.dataset.status = payment.status;
+    showStatus($("#status"), payment.status);
     const link = $("#p-order-id");
     link.textContent = payment.orderId;
     link.href = orderUrl(payment.orderId);
@@ -360,16 +376,39 @@
     $("#p-json").textContent = JSON.stringify(payment, null, 2);
   }
 
+  function showStatus(element, status) {
+    element.textContent = STATUS_LABELS[status] || status;
+    element.dataset.status = status;
+  }
+
+  // Progress while the page waits for an outcome: no button is offered meanwhile, so nothing can
+  // be clicked twice (the retry button appears only with a FAILED outcome).
+  function showProgress(text) {
+    $("#progress-text").textContent = text;
+    $("#progress").hidden = false;
+    say("");
+  }
+
+  function hideProgress() {
+    const progress = $("#progress");
+    if (progress) progress.hidden = true;
+  }
+
   function renderReceipt(url) {
-    const cell = $("#p-receipt");
-    cell.textContent = "—";
-    if (!url || !/^https?:\/\//.test(url)) return;
+    const link = receiptLink(url);
+    if (link) $("#p-receipt").replaceChildren(link);
+    else $("#p-receipt").textContent = "—";
+  }
+
+  // The gateway's receipt page (a new tab), for http(s) addresses only.
+  function receiptLink(url) {
+    if (!url || !/^https?:\/\//.test(url)) return null;
     const link = document.createElement("a");
     link.href = url;
     link.rel = "noopener noreferrer";
     link.target = "_blank";
     link.textContent = "영수증 보기 View receipt";
-    cell.replaceChildren(link);
+    return link;
   }
 
   // Ask GET /payment/<orderId> every second (the first time at once if `now`) until `done(payment)`
@@ -393,8 +432,11 @@
     return { payment, done: false, failed: false };
   }
 
-  const stillAfterAMinute = (payment) =>
-    say(`Still ${payment ? payment.status : "unknown"} after a minute; the order page shows it when it settles.`);
+  function stillAfterAMinute(payment) {
+    const status = payment ? STATUS_LABELS[payment.status] : "—";
+    say(`1분이 지나도 ${status} 상태입니다. 주문 페이지에서 결과를 확인하세요. ` +
+      `Still ${status} after a minute; the order page shows it when it settles.`);
+  }
 
   // Poll while the payment is not final, for at most a minute: the payment once final, else null.
   async function poll(orderId) {
@@ -431,7 +473,8 @@
         window.location.assign(home);
       });
     }
-    await Promise.all([showProduct(user), showOrders(user)]);
+    $("#history-more").addEventListener("click", () => showHistory(true));
+    await Promise.all([showProduct(user), showHistory()]);
   }
 
   function showSignIn() {
@@ -456,7 +499,7 @@
   async function showProduct(user) {
     const result = await send("GET", "/products");
     const product = result.ok && result.data.products.find((p) => p.id === "premium_reading");
-    if (!product) return say(result.ok ? "The reading is not on sale." : errorText(result), "error");
+    if (!product) return say(result.ok ? "판매 중이 아닙니다. The reading is not on sale." : errorText(result), "error");
     const prices = product.prices;
     $("#product-name").textContent = product.name;
     $("#product-price").textContent = Object.keys(prices)
@@ -470,7 +513,7 @@
     }
     if (prices[STRIPE_CURRENCY]) {
       const button = $("#buy-stripe");
-      button.textContent = `Pay with Stripe (${priceTag(prices[STRIPE_CURRENCY], STRIPE_CURRENCY)})`;
+      button.textContent = `Stripe로 결제 Pay with Stripe (${priceTag(prices[STRIPE_CURRENCY], STRIPE_CURRENCY)})`;
       button.disabled = false;
       button.addEventListener("click", () => buyWithStripe(product, STRIPE_CURRENCY, user, button));
     }
@@ -494,7 +537,7 @@
     } catch (error) {
       say(checkoutError(error), "error");
       button.disabled = false;
-      showOrders(user);
+      showHistory();
     }
   }
 
@@ -520,11 +563,14 @@
       });
       if (!payment || !payment.clientSecret) {
         button.disabled = false;
-        showOrders(user);
+        showHistory();
         if (failed) return;
-        if (payment && payment.failure) return say(`Stripe refused it: ${failureText(payment.failure)}`, "error");
-        const status = payment ? payment.status : "unknown";
-        return say(`Stripe has not set up the payment yet (${status}); pay it from its order page later.`, "error");
+        if (payment && payment.failure) {
+          return say(`Stripe가 거절했습니다. Stripe refused it: ${failureText(payment.failure)}`, "error");
+        }
+        const status = payment ? STATUS_LABELS[payment.status] : "—";
+        return say(`Stripe가 아직 준비되지 않았습니다 (${status}). 나중에 주문 페이지에서 결제하세요. ` +
+          `Stripe has not set up the payment yet (${status}); pay it from its order page later.`, "error");
       }
       order = orders.update(order.orderId, { paymentIntentId: payment.paymentIntentId }) || order;
       clientSecret = payment.clientSecret;
@@ -537,30 +583,101 @@
       say(checkoutError(error), "error");
       button.disabled = false;
     }
-    showOrders(user);
+    showHistory();
   }
 
-  async function showOrders(user) {
-    const mine = orders.all().filter((order) => order.userId === user.id).slice(0, 5);
-    $("#no-orders").hidden = mine.length > 0;
-    const list = $("#orders");
-    list.replaceChildren(
-      ...mine.map((order) => {
-        const item = document.createElement("li");
-        const link = document.createElement("a");
-        link.href = orderUrl(order.orderId);
-        const provider = PROVIDERS[order.provider || "toss"]; // orders kept before Stripe were Toss's
-        const price = money(order.amount, order.currency);
-        link.textContent = `${order.orderName} · ${price} · ${provider} · ${when(order.createdAt)}`;
-        const status = document.createElement("span");
-        status.className = "status";
-        item.append(link, " ", status);
-        api("GET", `/payment/${encodeURIComponent(order.orderId)}`).then((r) => {
-          status.textContent = r.ok ? r.data.status : "";
-        });
-        return item;
-      })
+  // ---- History: the account's orders from the API, newest first, a page at a time --------
+
+  let historyCursor = null; // nextCursor of the last page shown; null: no more pages
+
+  // The first page again (after a purchase or a cancel), or the next one ("Show more").
+  async function showHistory(more = false) {
+    const query = new URLSearchParams({ limit: String(HISTORY_PAGE) });
+    if (more && historyCursor) query.set("cursor", historyCursor);
+    const button = $("#history-more");
+    button.disabled = true;
+    const result = await api("GET", `/payment/history/me?${query}`);
+    button.disabled = false;
+    if (!result.ok) return say(errorText(result), "error");
+    const rows = $("#history-rows");
+    const shown = result.data.payments.map(historyRow);
+    if (more) rows.append(...shown);
+    else rows.replaceChildren(...shown);
+    historyCursor = result.data.nextCursor;
+    button.hidden = !historyCursor;
+    $("#history-table").hidden = rows.children.length === 0;
+    $("#no-orders").hidden = rows.children.length > 0;
+  }
+
+  function cell(className, ...content) {
+    const td = document.createElement("td");
+    td.className = className;
+    td.append(...content);
+    return td;
+  }
+
+  function historyRow(payment) {
+    const row = document.createElement("tr");
+    row.dataset.orderId = payment.orderId;
+    const item = document.createElement("a");
+    item.href = orderUrl(payment.orderId);
+    item.textContent = payment.orderName;
+    const provider = document.createElement("small");
+    provider.textContent = ` ${PROVIDERS[payment.provider] || payment.provider}`;
+    const status = document.createElement("span");
+    status.className = "status";
+    showStatus(status, payment.status);
+    row.append(
+      cell("date", when(payment.createdAt)),
+      cell("item", item, provider),
+      cell("amount", money(payment.amount, payment.currency)),
+      cell("state", status),
+      cell("actions", ...historyActions(payment, row))
     );
+    return row;
+  }
+
+  // A paid order's receipt; a PENDING order's payment page and its cancel.
+  function historyActions(payment, row) {
+    const actions = [];
+    const receipt = PAID.has(payment.status) ? receiptLink(payment.receiptUrl) : null;
+    if (receipt) actions.push(receipt);
+    if (payment.status === "PENDING") {
+      const pay = document.createElement("a");
+      pay.href = orderUrl(payment.orderId);
+      pay.textContent = "결제하기 Pay";
+      const cancel = document.createElement("button");
+      cancel.type = "button";
+      cancel.className = "secondary small cancel";
+      cancel.textContent = "취소 Cancel";
+      cancel.addEventListener("click", async () => {
+        const answer = await cancelOrder(payment.orderId, cancel);
+        if (answer) row.replaceWith(historyRow(answer));
+      });
+      actions.push(pay, cancel);
+    }
+    return actions;
+  }
+
+  // POST /payment/<orderId>/cancel: the order as it now stands, or null (the error is said).
+  // A 409 INVALID_STATE means the order moved on meanwhile (paid, expired): its details.status says to what.
+  async function cancelOrder(orderId, button) {
+    button.disabled = true;
+    const result = await api("POST", `/payment/${encodeURIComponent(orderId)}/cancel`);
+    if (result.ok) {
+      say("주문을 취소했습니다. The order is canceled.", "ok");
+      return result.data;
+    }
+    const error = result.data && result.data.error;
+    if (result.status === 409 && error && error.code === "INVALID_STATE") {
+      const now = STATUS_LABELS[error.details.status] || error.details.status;
+      say(`취소할 수 없습니다: 주문이 이미 ${now} 상태입니다. It can no longer be canceled: the order is ${now}.`, "error");
+      const fresh = await api("GET", `/payment/${encodeURIComponent(orderId)}`);
+      return fresh.ok ? fresh.data : null;
+    }
+    say(errorText(result), "error");
+    button.disabled = false;
+    return null;
   }
 
   async function verifyPage() {
@@ -577,27 +694,101 @@
     window.location.replace(config.home);
   }
 
+  // Back from Toss's checkout (?paymentKey=&orderId=&amount=). The order's status is read first,
+  // so a reload, the back button or a second tab never confirms twice: only an order still open
+  // (PENDING, EXPIRED, or FAILED with an earlier card) whose key this browser has not had answered
+  // is confirmed. The server is idempotent as well (the same key answers the same payment).
   async function successPage() {
     const query = new URLSearchParams(window.location.search);
     const [orderId, paymentKey, amount] = ["orderId", "paymentKey", "amount"].map((name) => query.get(name));
-    if (!orderId || !paymentKey || !amount) return say("The address lacks orderId, paymentKey or amount.", "error");
+    if (!orderId || !paymentKey || !amount) {
+      return say("주소에 orderId, paymentKey, amount가 없습니다. The address lacks orderId, paymentKey or amount.", "error");
+    }
     if (!signedIn()) return say("로그인이 필요합니다. Sign in in this browser to confirm the payment.", "error");
-    say("결제를 확인하는 중… Confirming the payment…");
-    const result = await api("POST", "/payment/toss/confirm", {
-      json: { paymentKey, orderId, amount: Number(amount) },
-    });
-    if (result.status === 200) return showOutcome(result.data);
-    if (result.status !== 202) return say(errorText(result), "error");
-    renderPayment(result.data);
-    say("처리 중… The payment is being processed…");
-    const settled = await poll(orderId);
-    if (settled) showOutcome(settled);
+    showProgress("결제를 확인하는 중… Confirming the payment…");
+    const current = await api("GET", `/payment/${encodeURIComponent(orderId)}`);
+    if (!current.ok) {
+      hideProgress();
+      return say(errorText(current), "error");
+    }
+    if (needsConfirm(current.data, paymentKey)) return confirmTossPayment(orderId, paymentKey, Number(amount));
+    if (current.data.status !== "PROCESSING") return showOutcome(current.data, paymentKey);
+    renderPayment(current.data); // a confirm already runs (or a deposit is awaited)
+    await settle(orderId, paymentKey);
   }
 
-  function showOutcome(payment) {
+  // Confirmed keys that got an answer: [orderId, paymentKey] pairs, newest first.
+  const confirmed = {
+    all() {
+      try {
+        return JSON.parse(localStorage.getItem(STORE.confirmed)) || [];
+      } catch (error) {
+        return [];
+      }
+    },
+    has(orderId, paymentKey) {
+      return this.all().some(([order, key]) => order === orderId && key === paymentKey);
+    },
+    add(orderId, paymentKey) {
+      const pairs = [[orderId, paymentKey], ...this.all()].slice(0, 50);
+      localStorage.setItem(STORE.confirmed, JSON.stringify(pairs));
+    },
+  };
+
+  function needsConfirm(payment, paymentKey) {
+    const open = ["PENDING", "EXPIRED", "FAILED"].includes(payment.status);
+    return open && !confirmed.has(payment.orderId, paymentKey);
+  }
+
+  async function confirmTossPayment(orderId, paymentKey, amount) {
+    const result = await api("POST", "/payment/toss/confirm", { json: { paymentKey, orderId, amount } });
+    // Any answer but a network failure or a 5xx means the server has seen this key: never send it again.
+    if (result.status !== 0 && result.status < 500) confirmed.add(orderId, paymentKey);
+    if (result.status === 200) return showOutcome(result.data, paymentKey);
+    if (result.status !== 202) {
+      hideProgress();
+      return say(confirmErrorText(result), "error");
+    }
+    renderPayment(result.data);
+    await settle(orderId, paymentKey);
+  }
+
+  // 202: the confirm (or a virtual account's deposit) is still running: poll until it is final.
+  async function settle(orderId, paymentKey) {
+    showProgress("처리 중… The payment is being processed…");
+    const settled = await poll(orderId);
+    hideProgress();
+    if (settled) showOutcome(settled, paymentKey);
+  }
+
+  // What the customer is told when the confirm is refused (docs/integration.md, "Errors").
+  function confirmErrorText(result) {
+    const error = result.data && result.data.error;
+    const code = error && error.code;
+    if (code === "NOT_FOUND_PAYMENT_SESSION" || code === "NOT_FOUND_PAYMENT") {
+      return `결제 시간이 지났거나 결제 정보가 맞지 않습니다. 다시 결제해 주세요. The checkout expired or does not match; please pay again. (${code})`;
+    }
+    if (code === "PAYMENT_KEY_MISMATCH") return "이미 다른 결제로 완료된 주문입니다. This order was already paid with another payment.";
+    if (code === "INVALID_STATE") return `이 주문은 결제할 수 없습니다 (${STATUS_LABELS[error.details.status]}). This order cannot be paid.`;
+    return errorText(result);
+  }
+
+  function showOutcome(payment, paymentKey = null) {
+    hideProgress();
     renderPayment(payment);
-    if (payment.status === "PAID") return say("결제가 완료되었습니다. Payment complete — thank you!", "ok");
-    if (payment.status !== "FAILED") return say(`주문 상태 Order status: ${payment.status}`);
+    if (PAID.has(payment.status)) {
+      if (paymentKey && payment.paymentKey && payment.paymentKey !== paymentKey) {
+        return say("이미 다른 결제로 완료된 주문입니다. This order was already paid with another payment.");
+      }
+      return say("결제가 완료되었습니다. Payment complete — thank you!", "ok");
+    }
+    if (payment.status === "PENDING") {
+      // Its checkout was answered before (an expired or unknown key): the order is open, pay again.
+      say("결제가 완료되지 않았습니다. 다시 결제할 수 있습니다. The payment was not completed; you can pay again.");
+      $("#retry").textContent = "다시 결제 (Pay again)";
+      return offerRetry(payment.orderId, payment);
+    }
+    if (payment.status !== "FAILED") return say(`주문 상태 Order status: ${STATUS_LABELS[payment.status]}`);
     const failure = payment.failure || { code: "FAILED", message: "" };
     say(`결제가 거절되었습니다. The payment was refused: ${failureText(failure)}`, "error");
     offerRetry(payment.orderId, payment);
@@ -618,11 +809,11 @@
       $("#bank-said-status").textContent = bankSaid;
       $("#bank-said").hidden = false;
     }
-    if (!intentId) return say("The address lacks payment_intent.", "error");
+    if (!intentId) return say("주소에 payment_intent가 없습니다. The address lacks payment_intent.", "error");
     if (!signedIn()) return say("로그인이 필요합니다. Sign in in this browser to see the payment.", "error");
     const orderId = await stripeOrderId(intentId);
-    if (!orderId) return say(`No order of yours is paid by ${intentId}.`, "error");
-    say("결제를 확인하는 중… Waiting for Stripe to confirm the payment…");
+    if (!orderId) return say(`${intentId}로 결제된 주문이 없습니다. No order of yours is paid by ${intentId}.`, "error");
+    showProgress("결제를 확인하는 중… Waiting for Stripe to confirm the payment…");
     // Another card on the same intent leaves the order FAILED (the last attempt's outcome) until
     // this attempt's webhook lands. Nothing in the payment JSON tells the attempts apart, so a
     // FAILED that contradicts a "succeeded" redirect is waited out, never shown as this outcome.
@@ -633,6 +824,7 @@
       show: renderPayment,
       now: true,
     });
+    hideProgress();
     if (failed) return;
     if (done || (payment && payment.status === "FAILED")) return showStripeOutcome(payment);
     stillAfterAMinute(payment);
@@ -685,9 +877,23 @@
     const payment = result.data;
     renderPayment(payment);
     if (PAYABLE.has(payment.status)) offerRetry(orderId, payment);
+    if (payment.status === "PENDING") offerCancel(orderId);
     if (!WAITING.has(payment.status)) return;
     const settled = await poll(orderId);
     if (settled && !PAYABLE.has(settled.status)) $("#retry").hidden = true; // paid meanwhile
+    if (settled && settled.status !== "PENDING") $("#cancel").hidden = true;
+  }
+
+  function offerCancel(orderId) {
+    const button = $("#cancel");
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const payment = await cancelOrder(orderId, button);
+      if (!payment) return;
+      renderPayment(payment);
+      button.hidden = true;
+      $("#retry").hidden = true;
+    });
   }
 
   const pages = {
