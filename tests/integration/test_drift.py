@@ -225,6 +225,21 @@ def test_payments_that_agree_exit_0_and_are_not_flagged(app, test_env, toss, str
     assert not toss.payment(toss_order).needs_review and not toss.payment(stripe_order).needs_review
 
 
+def test_a_refund_today_of_a_payment_approved_earlier_is_compared_whole(app, test_env, sandbox, toss):
+    order = toss_paid(toss)
+    sandbox.control("POST", "/toss/backdate", {"orderId": order["orderId"], "seconds": 3 * DAY})
+    pause_webhooks(sandbox)
+    toss.toss_cancel(order["paymentKey"], "refunded in Toss's dashboard")  # the whole of it, today
+    result = drift(test_env, *around_now(), "--json", "--provider", "toss")
+    assert result.returncode == 1, result.stderr
+    [difference] = json.loads(result.stdout)["differences"]
+    assert (difference["kind"], difference["orderId"]) == ("STATUS_MISMATCH", order["orderId"])
+    # Only the cancel row is in the window: the payment was looked up whole, approval included.
+    assert difference["theirs"] == {"status": "CANCELED", "amount": 13000, "refundedAmount": 13000, "currency": "KRW"}
+    fetched = [r for r in sandbox.requests_log(gateway="toss") if r["path"].endswith(order["paymentKey"])]
+    assert [r["operation"] for r in fetched] == ["fetch"]
+
+
 def test_the_report_pages_through_each_gateway_and_keeps_the_audit_trail(app, test_env, sandbox, toss, stripe_api):
     pause_webhooks(sandbox)
     toss_orders = {unknown_order() for _ in range(3)}
@@ -267,8 +282,12 @@ def test_a_gateway_error_is_exit_2_and_a_stored_failed_run(app, client, test_env
     dropped = drift(test_env, *around_now())
     assert dropped.returncode == 2
     assert said(dropped) == ["drift: could not finish: toss: CONNECTION_ERROR: Could not reach Toss (ConnectionError)."]
+    sandbox.fault(gateway="toss", mode="malformed", operation="transactions")
+    cut_short = drift(test_env, *around_now(), "--json")
+    assert cut_short.returncode == 2 and cut_short.stdout == ""
+    assert said(cut_short) == ["drift: could not finish: toss: INVALID_RESPONSE: Toss answered 200 without a list."]
     assert drift(test_env, *around_now()).returncode == 0  # the faults are spent: it finishes
-    assert [run.outcome for run in runs(app)] == ["failed", "failed", "clean"]
+    assert [run.outcome for run in runs(app)] == ["failed", "failed", "failed", "clean"]
 
 
 @pytest.mark.parametrize(
