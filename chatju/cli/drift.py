@@ -7,6 +7,7 @@ arguments, a gateway down); then one line on stderr says why.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import click
@@ -19,6 +20,7 @@ from chatju.payments.drift.report import Report, run_report
 from chatju.payments.drift.window import WindowError, window_of
 from chatju.timefmt import iso_utc
 
+log = logging.getLogger(__name__)
 CLEAN, DIFFERENCES, UNFINISHED = 0, 1, 2
 COLUMNS = ("KIND", "PROVIDER", "ORDER", "REFERENCE", "OURS", "THEIRS", "DETAIL")
 
@@ -37,8 +39,13 @@ def drift(since: str | None, until: str | None, provider: str | None, as_json: b
     enabled = gateways().names()
     if provider is not None and provider not in enabled:
         _give_up(f"--provider must be one of {', '.join(enabled)}, got {provider!r}")
-    report = run_report(window, [provider] if provider else list(enabled), "cli")
-    db.session.commit()
+    try:
+        report = run_report(window, [provider] if provider else list(enabled), "cli")
+        db.session.commit()
+    except Exception as error:  # exit 1 means "differences": anything else that stops the run is a 2
+        db.session.rollback()
+        log.exception("drift report failed")
+        _give_up(f"could not finish: {type(error).__name__} (see the log)")
     if report.run.outcome == RunOutcome.FAILED:
         _give_up(f"could not finish: {report.run.error}")
     click.echo(json.dumps(as_object(report), ensure_ascii=False) if as_json else as_table(report))

@@ -290,6 +290,12 @@ def test_a_gateway_error_is_exit_2_and_a_stored_failed_run(app, client, test_env
     assert [run.outcome for run in runs(app)] == ["failed", "failed", "failed", "clean"]
 
 
+def test_a_database_that_cannot_be_reached_is_exit_2(test_env):
+    result = drift(test_env, *around_now(), DATABASE_URL="postgresql://chatju@127.0.0.1:9/none")
+    assert result.returncode == 2 and result.stdout == ""
+    assert said(result) == ["drift: could not finish: OperationalError (see the log)"]
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
