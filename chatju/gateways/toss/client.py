@@ -1,9 +1,9 @@
 """Toss Payments core API (version 2022-11-16): the HTTP client.
 
 https://docs.tosspayments.com/reference — confirm, look up (by paymentKey and by
-orderId), cancel, and list transactions. Basic auth with the secret key, JSON both ways, errors as
-`{code, message}`; every POST carries an Idempotency-Key that is stable for its
-business operation, so a retry gets the first request's real answer.
+orderId), cancel, and list transactions. Basic auth with the secret key, JSON both
+ways, errors as `{code, message}`; every POST carries an Idempotency-Key that is
+stable for its business operation, so a retry gets the first request's real answer.
 """
 
 from __future__ import annotations
