@@ -82,6 +82,16 @@ def _prices(raw: object) -> object:
     return prices
 
 
+def _day_time(value: str) -> str:
+    """`HH:MM` on a 24-hour clock."""
+    hours, _, minutes = value.partition(":")
+    if not (len(hours) == len(minutes) == 2 and hours.isdigit() and minutes.isdigit()):
+        raise ValueError(f"must look like 00:30 (HH:MM, UTC), got {value!r}")
+    if int(hours) > 23 or int(minutes) > 59:
+        raise ValueError(f"must be a time of day from 00:00 to 23:59, got {value!r}")
+    return value
+
+
 Positive = Annotated[int, Field(ge=1)]
 NonNegative = Annotated[int, Field(ge=0)]
 BaseUrl = Annotated[str, AfterValidator(lambda url: url.rstrip("/"))]
@@ -90,6 +100,7 @@ Currencies = Annotated[
     frozenset[str], BeforeValidator(_items), AfterValidator(lambda cs: frozenset(c.upper() for c in cs))
 ]
 Addresses = Annotated[frozenset[str], BeforeValidator(_items)]
+DayTime = Annotated[str, AfterValidator(_day_time)]
 
 
 def _dev_jwt_secret(instance_dir: Path) -> str:
@@ -182,6 +193,10 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: Positive = 60
     reconcile_after_seconds: Positive = 120
     retention_days: Positive = 90
+    # Rows per page when the drift report lists a gateway's payments (each gateway caps it: Stripe at 100).
+    drift_page_size: Positive = 100
+    # When beat runs the drift report for the previous UTC day, as HH:MM in UTC.
+    drift_report_at: DayTime = "00:30"
     log_level: Annotated[str, AfterValidator(str.upper)] = "INFO"
 
     @classmethod

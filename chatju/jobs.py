@@ -48,6 +48,7 @@ class TaskNames:
     EXPIRE = "maintenance.expire"
     REDRIVE = "maintenance.redrive"
     PRUNE = "maintenance.prune"
+    DRIFT = "maintenance.drift"
 
 
 # The names tasks had before the gateway port: a worker still answers to them, so messages
@@ -88,6 +89,7 @@ TASK_KINDS: Mapping[str, str] = MappingProxyType(
         TaskNames.EXPIRE: Kinds.MAINTENANCE,
         TaskNames.REDRIVE: Kinds.MAINTENANCE,
         TaskNames.PRUNE: Kinds.MAINTENANCE,
+        TaskNames.DRIFT: Kinds.MAINTENANCE,
     }
 )
 

@@ -1,7 +1,7 @@
 """The periodic jobs beat runs (SPEC §6), each made of the steps its domains provide.
 
-reconcile and expire are the payments' own; redrive and prune gather a step from each
-domain that keeps something to re-drive or to forget. Every job holds its lock for the
+reconcile, expire and the daily drift report are the payments' own; redrive and prune
+gather a step from each domain that keeps something to re-drive or to forget. Every job holds its lock for the
 run (chatju.periodic), so two beats never do the same work.
 """
 
@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chatju.auth import blocklist, sign_ins
 from chatju.auth.service import prune_links
 from chatju.db import utcnow
+from chatju.extensions import db
 from chatju.fulfilment import maintenance as outbox
 from chatju.gateways.audit import prune_responses
+from chatju.gateways.registry import gateways
 from chatju.idempotency.service import prune as prune_keys
 from chatju.observability import metrics
 from chatju.payments import maintenance as payments
+from chatju.payments.drift.models import RunOutcome
+from chatju.payments.drift.report import run_report
+from chatju.payments.drift.window import previous_day
 from chatju.periodic import SKIPPED, Counts, job_lock
 from chatju.settings import current_settings
 from chatju.webhooks import maintenance as inbox
 
-__all__ = ["expire", "prune", "reconcile", "redrive"]
+__all__ = ["drift", "expire", "prune", "reconcile", "redrive"]
 
 
 def timed(job: str) -> Callable[[Callable[..., Counts]], Callable[..., Counts]]:
@@ -78,3 +83,15 @@ def prune() -> Counts:
             "webhook_bodies": inbox.prune_bodies(retention),
             "gateway_responses": prune_responses(retention),
         }
+
+
+def drift(day_of: datetime | None = None) -> Counts:
+    """The drift report for the UTC day before `day_of` (default: now), every gateway; committed here."""
+    with job_lock("drift") as held:
+        if not held:
+            return dict(SKIPPED)
+        report = run_report(previous_day(day_of or utcnow()), gateways().names(), "beat")
+        db.session.commit()
+        if report.run.outcome == RunOutcome.FAILED:
+            return {"failed": 1}
+        return {"differences": len(report.differences), **report.run.checked}

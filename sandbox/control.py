@@ -16,11 +16,15 @@ JSON in and out, no authentication: the sandbox must only ever listen on 127.0.0
     POST   /_control/toss/deposit          {orderId}
     POST   /_control/toss/expire           {orderId}
     POST   /_control/toss/webhook          {orderId, eventType?, status?}
+    POST   /_control/toss/forget           {orderId}: Toss loses the order's payments and transactions
+    POST   /_control/toss/backdate         {orderId, seconds}: its payments and transactions happened earlier
     GET    /_control/toss/payments
     POST   /_control/stripe/process        {payment_intent}
     POST   /_control/stripe/succeed        {payment_intent}
     POST   /_control/stripe/dispute        {payment_intent, reason?}
     POST   /_control/stripe/event          {payment_intent, type, object?}
+    POST   /_control/stripe/forget         {payment_intent}: Stripe loses the intent, its charges and refunds
+    POST   /_control/stripe/backdate       {payment_intent, seconds}: the intent, charges and refunds happened earlier
     GET    /_control/stripe/intents
 """
 
@@ -70,6 +74,14 @@ def required_text(body: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value:
         raise ControlError(f"{name} is required (a string)")
     return value
+
+
+def seconds_of(body: dict[str, Any]) -> float:
+    """A back-dating's `seconds`: a number above 0."""
+    seconds = _number(body, "seconds", 0)
+    if seconds <= 0:
+        raise ControlError("seconds must be a number > 0")
+    return seconds
 
 
 def _number(body: dict[str, Any], name: str, default: float) -> float:

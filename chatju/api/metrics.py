@@ -14,6 +14,7 @@ from chatju.observability import metrics, multiprocess
 from chatju.observability.database import DatabaseCollector
 from chatju.observability.multiprocess import SUBDIRECTORY
 from chatju.payments import gauges as payment_gauges
+from chatju.payments.drift import gauges as drift_gauges
 from chatju.webhooks import gauges as inbox_gauges
 
 bp = Blueprint("metrics", __name__)
@@ -31,7 +32,7 @@ def _count_into_shared_directory(state: BlueprintSetupState) -> None:
 def scrape() -> Response:
     metrics.initialise()
     registry = multiprocess.registry()
-    readers = [inbox_gauges.read, payment_gauges.read, outbox_gauges.read]
+    readers = [inbox_gauges.read, payment_gauges.read, outbox_gauges.read, drift_gauges.read]
     registry.register(DatabaseCollector(readers, gateways().names()))
     response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from chatju import maintenance as jobs
+from chatju.cli.drift import drift
 from chatju.exceptions import DomainError
 from chatju.extensions import db
 from chatju.gateways.models import GatewayCall
@@ -23,6 +24,7 @@ from chatju.timefmt import iso_utc
 from chatju.webhooks.models import WebhookEvent
 
 cli = AppGroup("payments", help="Look into and act on payments.")
+cli.add_command(drift)
 REFUND_WAIT_SECONDS = 60
 
 

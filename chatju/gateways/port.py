@@ -36,6 +36,7 @@ class GatewayError(Exception):
         replayed: bool = False,
         already_done: bool = False,
         attempt_unknown: bool = False,
+        missing: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -48,6 +49,8 @@ class GatewayError(Exception):
         self.already_done = already_done
         # The gateway has no checkout under this confirmation key (wrong or expired).
         self.attempt_unknown = attempt_unknown
+        # The gateway has no such object (payment, intent): it never had it, or lost it.
+        self.missing = missing
 
 
 class TransientGatewayError(GatewayError):
@@ -135,6 +138,17 @@ class RefundAccount:
 
 def mask_account_number(number: str) -> str:
     return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of time, `since` included and `until` not, in UTC."""
+
+    since: datetime
+    until: datetime
+
+    def holds(self, at: datetime | None) -> bool:
+        return at is not None and self.since <= at < self.until
 
 
 @dataclass(frozen=True)
@@ -321,6 +335,13 @@ class Gateway(Protocol):
 
     def find_refund(self, order: Order, refund_id: str) -> GatewayRefund | None:
         """Our refund as the gateway recorded it, if the gateway can find it by our id."""
+        ...
+
+    def list_payments(self, window: Window) -> list[GatewayPayment]:
+        """Every gateway payment that took money, refunded or changed in `window`, as it stands now.
+
+        Paged by the gateway's own rules; each call is recorded like any other. For the drift report.
+        """
         ...
 
     def read_webhook(self, raw: bytes, headers: Mapping[str, str]) -> Delivery:

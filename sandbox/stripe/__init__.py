@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 
 from sandbox.faults import EXECUTED_SAVED_ERROR500, MODES, SAVED_ERROR500
 from sandbox.state import Gateway, Sandbox
-from sandbox.stripe import api, control, events, intents, pay, refunds
+from sandbox.stripe import api, control, events, intents, lists, pay, refunds
 from sandbox.stripe.store import StripeStore
 from sandbox.webhooks import RETRY_MINUTES, WebhookSender
 
@@ -19,6 +19,7 @@ STRIPE_TEST_RETRIES = 3  # test mode: "3 retries over a few hours" (reference §
 bp = Blueprint("stripe", __name__, url_prefix="/stripe")
 bp.register_blueprint(pay.bp)
 bp.register_blueprint(intents.bp)
+bp.register_blueprint(lists.bp)
 bp.register_blueprint(refunds.bp)
 bp.register_blueprint(api.bp)  # its catch-all answers Stripe's 404 for anything else under /stripe
 

@@ -1,4 +1,5 @@
-"""Stripe-only control actions, under `/_control/stripe`: async payments, disputes, forged events."""
+"""Stripe-only control actions, under `/_control/stripe`: async payments, disputes, forged events, lost
+and back-dated intents."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from sandbox.control import ControlError, json_body, required_text
+from sandbox.control import ControlError, json_body, required_text, seconds_of
 from sandbox.stripe import events
 from sandbox.stripe.api import store
 from sandbox.stripe.errors import StripeError
@@ -70,6 +71,21 @@ def send_event() -> Response:
     if not isinstance(overrides, dict):
         raise ControlError("object must be a JSON object (fields to override)")
     return jsonify(id=store().send_event(_intent_id(body), event_type, overrides))
+
+
+@bp.post("/forget")
+def forget() -> Response:
+    """Stripe loses the intent with its charges and refunds (a payment we hold that Stripe does not)."""
+    intent_id = _intent_id(json_body({"payment_intent"}))
+    store().forget(intent_id)
+    return jsonify(forgotten=intent_id)
+
+
+@bp.post("/backdate")
+def backdate() -> Response:
+    """The intent, its charges and refunds were made `seconds` earlier (whole seconds, as Stripe counts)."""
+    body = json_body({"payment_intent", "seconds"})
+    return jsonify(store().backdate(_intent_id(body), int(seconds_of(body))))
 
 
 @bp.get("/intents")

@@ -11,11 +11,12 @@ from flask import Blueprint, Response
 
 from sandbox.stripe.api import expansions, origin, params, run, store
 from sandbox.stripe.errors import invalid, resource_missing
+from sandbox.stripe.lists import created_filter
 
 bp = Blueprint("refunds", __name__)
 
 CREATE = {"payment_intent", "charge", "amount", "reason", "metadata", "expand"}
-LIST = {"payment_intent", "charge", "limit", "starting_after", "ending_before"}
+LIST = {"payment_intent", "charge", "created", "limit", "starting_after", "ending_before"}
 MAX_PAGE = 100
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 EXPAND = ("charge", "payment_intent")
@@ -40,14 +41,17 @@ def create() -> Response:
 
 @bp.get("/v1/refunds")
 def list_refunds() -> Response:
-    """https://docs.stripe.com/api/refunds/list: newest first, filtered by `payment_intent` or `charge`."""
+    """https://docs.stripe.com/api/refunds/list: newest first, filtered by `payment_intent`, `charge`, `created`."""
 
     def action() -> dict[str, Any]:
         given = params(LIST)
         limit = given.integer("limit") or 10
         if not 1 <= limit <= MAX_PAGE:
             raise invalid(f"This value must be between 1 and {MAX_PAGE}.", "limit", "parameter_invalid_integer")
-        found = store().list_refunds(given.text("payment_intent"), given.text("charge"))
+        created = created_filter(given)
+        found = [
+            r for r in store().list_refunds(given.text("payment_intent"), given.text("charge")) if created(r["created"])
+        ]
         page = _page(found, given.text("starting_after"), given.text("ending_before"), limit)
         more = len(page) > limit
         page = page[:limit] if given.text("ending_before") is None else page[-limit:]

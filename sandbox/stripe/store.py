@@ -12,6 +12,7 @@ endpoint is subscribed to the events the backend handles: payment_intent.succeed
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.stripe import cards, events
@@ -66,6 +67,12 @@ class StripeStore:
         with self._lock:
             found = [obj for obj in (i.to_json(expand) for i in reversed(self._intents.values())) if matches(obj)]
         return found[offset : offset + limit], len(found) > offset + limit
+
+    def list_intents(self, created: Callable[[int], bool], expand: bool) -> list[dict[str, Any]]:
+        """Intents whose creation time passes `created`, newest first (the newest made first among equals)."""
+        with self._lock:
+            newest = sorted(reversed(self._intents.values()), key=lambda i: i.created, reverse=True)
+            return [intent.to_json(expand) for intent in newest if created(intent.created)]
 
     def cancel(self, intent_id: str, reason: str | None, origin: Origin, expand: bool) -> dict[str, Any]:
         with self._lock:
@@ -200,6 +207,28 @@ class StripeStore:
             data = {**self._event_object(intent, event_type), **overrides}
             return self._emit(event_type, data, AUTOMATIC, intent)
 
+    def forget(self, intent_id: str) -> None:
+        """Stripe loses the intent, its charges, refunds and disputes."""
+        with self._lock:
+            intent = self._intents.pop(intent_id, None)
+            if intent is None:
+                raise resource_missing("payment_intent", intent_id, "payment_intent")
+            charges = {charge.id for charge in intent.charges}
+            for table in (self._charges, self._refunds, self._disputes):
+                for key in [k for k, v in table.items() if _belongs(v, intent_id, charges)]:
+                    del table[key]
+
+    def backdate(self, intent_id: str, seconds: int) -> dict[str, Any]:
+        """The intent, its charges and refunds were made `seconds` earlier."""
+        with self._lock:
+            intent = self._intent(intent_id)
+            intent.created -= seconds
+            for charge in intent.charges:
+                charge.created -= seconds
+                for refund in charge.refunds:
+                    refund.created -= seconds
+            return intent.to_json(expand_charge=True)
+
     def intents(self) -> list[dict[str, Any]]:
         with self._lock:
             return [intent.to_json(expand_charge=True) for intent in self._intents.values()]
@@ -298,3 +327,11 @@ class StripeStore:
         if event_type in events.DISPUTE_EVENTS and disputes:
             return disputes[-1].to_json()
         raise StateError(f"{intent.id} has no object for a {event_type} event")
+
+
+def _belongs(item: Charge | Refund | Dispute, intent_id: str, charges: set[str]) -> bool:
+    if isinstance(item, Charge):
+        return item.id in charges
+    if isinstance(item, Refund):
+        return item.payment_intent == intent_id
+    return item.charge.id in charges

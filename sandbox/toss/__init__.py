@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Blueprint
 
 from sandbox.state import Gateway, Sandbox
-from sandbox.toss import api, checkout, control, events
+from sandbox.toss import api, checkout, control, events, listing
 from sandbox.toss.store import TossStore
 from sandbox.webhooks import WebhookSender
 
 bp = Blueprint("toss", __name__, url_prefix="/toss")
 bp.register_blueprint(checkout.bp)
+bp.register_blueprint(listing.bp)
 bp.register_blueprint(api.bp)  # its catch-all answers Toss's 404 for anything else under /toss
 
 control_bp = control.bp  # mounted at /_control/toss

@@ -22,7 +22,7 @@ from sandbox.toss.errors import TossError, error_reply
 from sandbox.toss.store import TossStore
 
 GATEWAY = "toss"
-OPERATIONS = frozenset({"confirm", "cancel", "fetch"})
+OPERATIONS = frozenset({"confirm", "cancel", "fetch", "transactions"})
 MAX_IDEMPOTENCY_KEY = 300
 MAX_CANCEL_REASON = 200
 

@@ -1,10 +1,10 @@
-"""Toss-only control actions, under `/_control/toss`: deposit, forged webhooks, expiry."""
+"""Toss-only control actions, under `/_control/toss`: deposit, forged webhooks, expiry, lost and back-dated payments."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from sandbox.control import ControlError, json_body, required_text
+from sandbox.control import ControlError, json_body, required_text, seconds_of
 from sandbox.toss import events
 from sandbox.toss.api import store
 from sandbox.toss.errors import TossError
@@ -51,6 +51,20 @@ def send_webhook() -> Response:
     if status is not None and not isinstance(status, str):
         raise ControlError("status must be a string")
     return jsonify(transmissionId=store().send_webhook(order_id, event_type, status))
+
+
+@bp.post("/forget")
+def forget() -> Response:
+    """Toss loses the order's payments and their transactions (a payment we hold that Toss does not)."""
+    order_id = required_text(json_body({"orderId"}), "orderId")
+    return jsonify(paymentKeys=store().forget(order_id))
+
+
+@bp.post("/backdate")
+def backdate() -> Response:
+    """Move the order's payments and transactions `seconds` into the past (a payment of yesterday)."""
+    body = json_body({"orderId", "seconds"})
+    return jsonify(store().backdate(required_text(body, "orderId"), seconds_of(body)))
 
 
 @bp.get("/payments")

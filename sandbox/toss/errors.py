@@ -34,6 +34,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "DUPLICATED_ORDER_ID": (400, "이미 승인 및 취소가 진행된 중복된 주문번호 입니다. 다른 주문번호로 진행해주세요."),
     # The `failure` of an expired payment, as a lookup shows it.
     "EXPIRED_PAYMENT": (403, "결제가 만료되었습니다. 다시 시도해주세요."),
+    # The transactions list (reconciliation reference §A4).
+    "INVALID_DATE": (400, "날짜 데이터가 잘못 되었습니다."),
+    "INVALID_TRANSACTION_KEY": (400, "잘못된 페이징 키 입니다."),
+    "EXCEED_MAX_QUERY_LIMIT": (400, "최대 조회 개수를 초과했습니다."),
 }
 
 # Toss documents no code for a confirm whose amount differs from the authorised one;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.clock import kst_iso
@@ -70,6 +70,13 @@ class TossPayment:
 
     def __post_init__(self) -> None:
         self.balance = self.amount
+
+    def backdate(self, by: timedelta) -> None:
+        """Its times (requested, approved, each cancel's) `by` earlier, as if it happened then."""
+        self.requested_at -= by
+        self.approved_at = self.approved_at - by if self.approved_at else None
+        for cancel in self.cancels:
+            cancel["canceledAt"] = kst_iso(datetime.fromisoformat(cancel["canceledAt"]) - by)
 
     @property
     def is_virtual_account(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.clock import kst_iso, kst_naive_seconds, now_kst
@@ -33,6 +33,7 @@ from sandbox.toss.payments import (
     virtual_account_block,
 )
 from sandbox.toss.refund_accounts import refund_account
+from sandbox.toss.transactions import TransactionLog
 from sandbox.webhooks import WebhookSender
 
 VIRTUAL_ACCOUNT_VALID_DAYS = 7
@@ -47,6 +48,7 @@ class TossStore:
         self._lock = threading.Lock()
         self._payments: dict[str, TossPayment] = {}
         self._orders: dict[str, list[str]] = {}
+        self._transactions = TransactionLog()
         self._window = confirm_window_seconds
         self._webhooks = webhooks
         self._stop = threading.Event()
@@ -136,6 +138,7 @@ class TossStore:
                 raise StateError(f"order {order_id} has no virtual account waiting for a deposit ({payment.status})")
             payment.status, payment.approved_at = DONE, now_kst()
             payment.last_transaction_key = new_transaction_key()
+            self._transactions.record(payment, DONE, payment.amount, payment.last_transaction_key, payment.approved_at)
             if payment.virtual_account is not None:
                 payment.virtual_account["settlementStatus"] = "COMPLETED"
             self._notify(payment)
@@ -162,6 +165,34 @@ class TossStore:
         with self._lock:
             return [p.to_json() for p in self._payments.values()]
 
+    def transactions(self, start: datetime, end: datetime, after: str | None, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._transactions.page(start, end, after, limit)
+
+    def forget(self, order_id: str) -> list[str]:
+        """Toss loses every payment of the order, and their transactions; returns their paymentKeys."""
+        with self._lock:
+            keys = [p.payment_key for p in self._attempts(order_id)]
+            if not keys:
+                raise TossError("NOT_FOUND_PAYMENT")
+            for key in keys:
+                del self._payments[key]
+            del self._orders[order_id]
+            self._transactions.forget(set(keys))
+            return keys
+
+    def backdate(self, order_id: str, seconds: float) -> dict[str, Any]:
+        """Move the order's payments, their cancels and their transactions `seconds` into the past."""
+        by = timedelta(seconds=seconds)
+        with self._lock:
+            attempts = self._attempts(order_id)
+            if not attempts:
+                raise TossError("NOT_FOUND_PAYMENT")
+            for payment in attempts:
+                payment.backdate(by)
+            self._transactions.shift({p.payment_key for p in attempts}, by)
+            return self._current_or_fail(order_id).to_json()
+
     def expire_due(self) -> None:
         with self._lock:
             for payment in self._payments.values():
@@ -171,6 +202,7 @@ class TossStore:
         with self._lock:
             self._payments.clear()
             self._orders.clear()
+            self._transactions.reset()
 
     def close(self) -> None:
         self._stop.set()
@@ -183,6 +215,7 @@ class TossStore:
         payment.status, payment.approved_at = DONE, now_kst()
         payment.last_transaction_key = new_transaction_key()
         payment.card = card_block(payment.card_choice, payment.amount)
+        self._transactions.record(payment, DONE, payment.amount, payment.last_transaction_key, payment.approved_at)
         self._notify(payment)
 
     def _issue_account(self, payment: TossPayment) -> None:
@@ -190,6 +223,7 @@ class TossStore:
         payment.status, payment.secret = WAITING, new_secret()
         payment.last_transaction_key = new_transaction_key()
         payment.virtual_account = virtual_account_block(payment.customer_key or "고객", kst_naive_seconds(due))
+        self._transactions.record(payment, WAITING, 0, payment.last_transaction_key, now_kst())
         self._notify(payment)
 
     def _abort(self, payment: TossPayment, code: str) -> None:
@@ -216,6 +250,7 @@ class TossStore:
         )  # fmt: skip
         payment.last_transaction_key = key
         payment.status = CANCELED if payment.balance == 0 else PARTIAL_CANCELED
+        self._transactions.record(payment, payment.status, amount, key, now_kst())
         if payment.card is not None and payment.balance == 0:
             payment.card["acquireStatus"] = "CANCELED"
         self._notify(payment)

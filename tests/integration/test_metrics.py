@@ -55,6 +55,9 @@ FAMILIES = {
     "chatju_gateway_last_success_timestamp_seconds",
     "chatju_http_request_duration_seconds",
     "chatju_metrics_database_up",
+    "chatju_drift_differences",
+    "chatju_drift_last_finished_timestamp_seconds",
+    "chatju_drift_runs",
 }
 
 

@@ -326,3 +326,81 @@ def test_rows_survive_per_row_backoff_on_sqlite(test_env, tmp_path):
         assert indexes <= after
         assert [index.split(" ON ")[0] for index in added] == ["CREATE INDEX ix_payments_status_next_attempt"]
         db.engine.dispose()
+
+
+# The head before the drift report's tables, and one row of each (a run, a difference about payment 1).
+BEFORE_DRIFT = "5d2e8a41c7b3"
+DRIFT_ROWS: dict[str, dict] = {
+    "drift_runs": {
+        "id": 1,
+        "since": T0,
+        "until": T0,
+        "trigger": "beat",
+        "providers": ["toss", "stripe"],
+        "outcome": "differences",
+        "checked": {"toss": 1, "stripe": 0},
+        "started_at": T0,
+        "finished_at": T0,
+    },
+    "drift_differences": {
+        "id": 1,
+        "run_id": 1,
+        "provider": "toss",
+        "kind": "STATUS_MISMATCH",
+        "order_id": "order-1",
+        "reference": "tgen_1",
+        "payment_id": 1,
+        "ours": {"status": "PAID"},
+        "theirs": {"status": "PARTIAL_CANCELED"},
+        "detail": "we hold it PAID; the gateway says PARTIAL_CANCELED",
+        "flagged": True,
+        "created_at": T0,
+    },
+}
+
+
+def drift_tables_round_trip() -> None:
+    """The drift tables arrive beside the rest, hold their rows and constraints, and leave cleanly."""
+    upgrade(revision=BEFORE_DRIFT)
+    before = table_names()
+    upgrade()
+    assert table_names() == before | set(DRIFT_ROWS)
+    tables = reflected_tables().tables
+    with db.engine.begin() as conn:
+        for name in ("users", "payments", *DRIFT_ROWS):
+            conn.execute(sa.insert(tables[name]).values({**ROWS, **DRIFT_ROWS}[name]))
+    with db.engine.connect() as conn:
+        for name, row in DRIFT_ROWS.items():
+            stored = conn.execute(sa.select(tables[name])).mappings().one()
+            assert {key: as_utc(stored[key]) for key in row} == row
+    differences = tables["drift_differences"]
+    for bad in ({"kind": "GUESSED"}, {"payment_id": 99}):
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(sa.insert(differences).values({**DRIFT_ROWS["drift_differences"], "id": 2, **bad}))
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.execute(sa.delete(tables["drift_runs"]))
+        assert conn.execute(sa.select(sa.func.count()).select_from(differences)).scalar_one() == 0
+    downgrade(revision=BEFORE_DRIFT)
+    assert table_names() == before
+
+
+def test_drift_tables_round_trip_on_postgresql(test_env, pg_database):
+    url = services.create_database("drift")
+    try:
+        app = create_app({**test_env, "DATABASE_URL": url})
+        with app.app_context():
+            drift_tables_round_trip()
+            upgrade()
+            assert schema_diff() == []
+            db.engine.dispose()
+    finally:
+        services.drop_database(url)
+
+
+def test_drift_tables_round_trip_on_sqlite(test_env, tmp_path):
+    app = create_app({**test_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite'}"})
+    with app.app_context():
+        drift_tables_round_trip()
+        db.engine.dispose()

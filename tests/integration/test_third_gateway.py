@@ -2,7 +2,7 @@
 
 FakePay (tests/support/fakepay.py) is registered, an app is built with it, and an order
 goes through create, start, payment by webhook, refund (one whose answer is lost and
-is found again), reconciliation and expiry, using the same core functions the
+is found again), reconciliation, expiry and the drift report, using the same core functions the
 Celery tasks call. Its tasks go to a queue no worker reads: the test runs them itself,
 since the worker process knows only the built-in gateways.
 """
@@ -21,9 +21,10 @@ from chatju import maintenance as jobs
 from chatju.db import utcnow
 from chatju.extensions import db
 from chatju.gateways import registry
-from chatju.gateways.port import WebhookRejectedError
+from chatju.gateways.port import WebhookRejectedError, Window
 from chatju.gateways.registry import Registration, UnknownProviderError
 from chatju.payments import refunds, service, start
+from chatju.payments.drift.report import run_report
 from chatju.payments.models import Payment, PaymentEvent, Refund
 from chatju.states import LedgerKind, PaymentStatus
 from chatju.webhooks import processing
@@ -162,6 +163,26 @@ def test_reconciliation_and_expiry_ask_the_third_gateway(fake_app, server, make_
             )
         ).scalars()
         assert set(sources) == {"reconcile"}
+
+
+def test_the_drift_report_compares_the_third_gateway_through_the_port(fake_app, server, make_user):
+    user_id = make_user()
+    kept, lost = _open(fake_app, user_id), _open(fake_app, user_id)
+    for payment_id in (kept, lost):
+        _deliver(fake_app, *server.pay(_started(fake_app, payment_id)))
+    del server.payments[_payment(fake_app, lost).payment_intent_id or ""]  # FakePay lost it
+    server.payments["fp_elsewhere"] = fakepay.FakePayment("fp_elsewhere", "ord_notOurs000001", 900, "USD", "paid")
+    window = Window(utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=1))
+    with fake_app.app_context():
+        report = run_report(window, [fakepay.NAME], "cli")
+        db.session.commit()
+        found = {(d.order_id, str(d.kind), d.payment_id) for d in report.differences}
+        assert report.run.checked == {fakepay.NAME: 3} and server.calls.count("list") == 1
+    assert found == {
+        (_payment(fake_app, lost).order_id, "MISSING_THERE", lost),
+        ("ord_notOurs000001", "MISSING_HERE", None),
+    }
+    assert _payment(fake_app, lost).needs_review and not _payment(fake_app, kept).needs_review
 
 
 def test_an_unknown_provider_fails_loudly_never_as_another_gateway(app, make_user):

@@ -29,6 +29,7 @@ from chatju.gateways.port import (
     RefundResult,
     TransientGatewayError,
     WebhookRejectedError,
+    Window,
     kept_headers,
 )
 from chatju.gateways.redaction import redactor
@@ -152,6 +153,11 @@ class FakePayGateway:
         payment = self.server.payments.get(order.started_reference or "")
         found = [r for r in (payment.refunds if payment else []) if r["reference"] == refund_id]
         return GatewayRefund(found[0]["id"], found[0]["amount"], refund_id) if found else None
+
+    def list_payments(self, window: Window) -> list[GatewayPayment]:
+        """FakePay keeps no times: every payment it holds is in every window."""
+        self.server.calls.append("list")
+        return [self._view(payment) for payment in self.server.payments.values()]
 
     def read_webhook(self, raw: bytes, headers: Mapping[str, str]) -> Delivery:
         if not hmac.compare_digest(headers.get(SIGNATURE) or "", sign(raw)):

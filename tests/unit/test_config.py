@@ -108,6 +108,9 @@ def test_redis_url_makes_redis_the_broker_and_result_store(tmp_path):
         ("GATEWAY_TIMEOUT_SECONDS", "ten", "GATEWAY_TIMEOUT_SECONDS must be an integer"),
         ("GATEWAY_TIMEOUT_SECONDS", "0", "must be at least 1"),
         ("PREMIUM_READING_PRICES", "KRW=13000.5", "PREMIUM_READING_PRICES must look like"),
+        ("DRIFT_REPORT_AT", "0:30", "DRIFT_REPORT_AT must look like 00:30"),
+        ("DRIFT_REPORT_AT", "24:00", "DRIFT_REPORT_AT must be a time of day"),
+        ("DRIFT_PAGE_SIZE", "0", "must be at least 1"),
     ],
 )
 def test_malformed_values_are_named(tmp_path, name, value, expected):

@@ -22,8 +22,9 @@ from chatju.gateways.port import (
     Recorder,
     RefundRequest,
     RefundResult,
+    Window,
 )
-from chatju.gateways.stripe import webhooks
+from chatju.gateways.stripe import listing, webhooks
 from chatju.gateways.stripe.client import NAME, StripeApi
 from chatju.gateways.stripe.mapping import redact
 
@@ -43,8 +44,9 @@ class StripeGateway:
     confirms = False
     handled_events = webhooks.HANDLED
 
-    def __init__(self, api: StripeApi, currencies: frozenset[str], webhook_secret: str) -> None:
+    def __init__(self, api: StripeApi, currencies: frozenset[str], webhook_secret: str, page_size: int = 100) -> None:
         self._api = api
+        self._page_size = page_size
         self._currencies = currencies
         self._webhook_secret = webhook_secret
 
@@ -102,6 +104,9 @@ class StripeGateway:
             return None
         return next((item for item in found if item.refund_id == refund_id), None)
 
+    def list_payments(self, window: Window) -> list[GatewayPayment]:
+        return listing.list_payments(self._api, window, self._page_size)
+
     def read_webhook(self, raw: bytes, headers: Mapping[str, str]) -> Delivery:
         return webhooks.read(raw, headers, self._webhook_secret)
 
@@ -118,4 +123,4 @@ def enabled(settings: Settings) -> bool:
 
 def build(settings: Settings, recorder: Recorder) -> StripeGateway:
     api = StripeApi(settings.stripe_secret_key, settings.stripe_api_base, settings.gateway_timeout_seconds, recorder)
-    return StripeGateway(api, settings.stripe_currencies, settings.stripe_webhook_secret)
+    return StripeGateway(api, settings.stripe_currencies, settings.stripe_webhook_secret, settings.drift_page_size)

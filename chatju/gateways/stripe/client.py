@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import stripe
+from stripe.params import PaymentIntentListParams, RefundListParams
 
 from chatju.gateways.port import CONNECT_TIMEOUT_SECONDS, GatewayPayment, GatewayRefund, Recorder, recorded_call
 from chatju.gateways.stripe.errors import error_body, error_from
@@ -129,7 +130,40 @@ class StripeApi:
         )
         return [to_refund(item) for item in result.get("data", [])]
 
-    def _call(self, operation: str, order_id: str | None, key: str | None, call: Callable[[], Any]) -> dict[str, Any]:
+    def page_intents(self, since: int, until: int, starting_after: str | None, limit: int) -> dict[str, Any]:
+        """GET /v1/payment_intents (https://docs.stripe.com/api/payment_intents/list): created in [since, until).
+
+        One page, newest first, latest charge expanded; a list, not search, which lags behind writes.
+        """
+        params: PaymentIntentListParams = {
+            "created": {"gte": since, "lt": until},
+            "limit": limit,
+            "expand": ["data.latest_charge"],
+        }
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        return self._call(
+            "list_intents", None, None, lambda: self._stripe.v1.payment_intents.list(params=params), keep=_page_summary
+        )
+
+    def page_refunds(self, since: int, until: int, starting_after: str | None, limit: int) -> dict[str, Any]:
+        """GET /v1/refunds (https://docs.stripe.com/api/refunds/list): created in [since, until); one page."""
+        params: RefundListParams = {"created": {"gte": since, "lt": until}, "limit": limit}
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        return self._call(
+            "list_refunds", None, None, lambda: self._stripe.v1.refunds.list(params=params), keep=_page_summary
+        )
+
+    def _call(
+        self,
+        operation: str,
+        order_id: str | None,
+        key: str | None,
+        call: Callable[[], Any],
+        keep: Callable[[dict[str, Any]], Any] = redact,
+    ) -> dict[str, Any]:
+        """One call, recorded; `keep` says what of a success the audit trail holds (the redacted answer)."""
         with recorded_call(self._record, NAME, operation, order_id, key) as seen:
             try:
                 body: dict[str, Any] = call().to_dict()
@@ -139,5 +173,10 @@ class StripeApi:
                 seen.outcome = "connection_error" if isinstance(exc, stripe.APIConnectionError) else "error"
                 seen.response = {"error": redact(error_body(exc))}
                 raise error from None
-            seen.http_status, seen.response = 200, redact(body)
+            seen.http_status, seen.response = 200, keep(body)
             return body
+
+
+def _page_summary(page: dict[str, Any]) -> dict[str, Any]:
+    """A list page can hold a hundred objects: the trail keeps how many came, not the objects."""
+    return {"object": "list", "count": len(page.get("data") or []), "has_more": bool(page.get("has_more"))}

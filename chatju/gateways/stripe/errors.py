@@ -41,4 +41,5 @@ def error_from(exc: stripe.StripeError) -> GatewayError:
         status,
         decline_code=error.decline_code if error is not None else None,
         replayed=(exc.headers or {}).get("Idempotent-Replayed") == "true",
+        missing=code == "resource_missing",
     )

@@ -7,6 +7,7 @@ confirm server-side; refunds are cancels; webhooks are unsigned nudges.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from chatju.config import Settings
@@ -21,8 +22,9 @@ from chatju.gateways.port import (
     Recorder,
     RefundRequest,
     RefundResult,
+    Window,
 )
-from chatju.gateways.toss import webhooks
+from chatju.gateways.toss import transactions, webhooks
 from chatju.gateways.toss.client import NAME, TossClient
 from chatju.gateways.toss.errors import NOT_FOUND_CODES
 from chatju.gateways.toss.mapping import redact
@@ -40,8 +42,9 @@ class TossGateway:
     confirms = True
     handled_events = webhooks.HANDLED
 
-    def __init__(self, client: TossClient) -> None:
+    def __init__(self, client: TossClient, page_size: int = 100) -> None:
         self._client = client
+        self._page_size = page_size
 
     def currencies(self) -> frozenset[str]:
         return frozenset({CURRENCY})
@@ -97,6 +100,9 @@ class TossGateway:
     def find_refund(self, order: Order, refund_id: str) -> GatewayRefund | None:
         return None  # Toss's cancels do not carry our id: the same key is sent again instead
 
+    def list_payments(self, window: Window) -> list[GatewayPayment]:
+        return transactions.list_payments(self._client, window, self._page_size, datetime.now(UTC))
+
     def read_webhook(self, raw: bytes, headers: Mapping[str, str]) -> Delivery:
         return webhooks.read(raw, headers)
 
@@ -113,4 +119,4 @@ def enabled(settings: Settings) -> bool:
 
 def build(settings: Settings, recorder: Recorder) -> TossGateway:
     client = TossClient(settings.toss_secret_key, settings.toss_api_base, settings.gateway_timeout_seconds, recorder)
-    return TossGateway(client)
+    return TossGateway(client, settings.drift_page_size)

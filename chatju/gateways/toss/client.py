@@ -1,9 +1,9 @@
 """Toss Payments core API (version 2022-11-16): the HTTP client.
 
 https://docs.tosspayments.com/reference — confirm, look up (by paymentKey and by
-orderId) and cancel. Basic auth with the secret key, JSON both ways, errors as
-`{code, message}`; every POST carries an Idempotency-Key that is stable for its
-business operation, so a retry gets the first request's real answer.
+orderId), cancel, and list transactions. Basic auth with the secret key, JSON both
+ways, errors as `{code, message}`; every POST carries an Idempotency-Key that is
+stable for its business operation, so a retry gets the first request's real answer.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import requests
 
 from chatju.gateways.port import (
     CONNECT_TIMEOUT_SECONDS,
+    CallOutcome,
     GatewayPayment,
     Recorder,
     RefundAccount,
@@ -26,6 +27,7 @@ from chatju.gateways.toss.errors import error_from
 from chatju.gateways.toss.mapping import redact, to_payment
 
 NAME = "toss"
+LIST_TIMEOUT_SECONDS = 60  # "거래 조회는 최대 60초가 소요됩니다" (the transactions reference)
 
 _local = threading.local()
 
@@ -91,6 +93,31 @@ class TossClient:
         data = self._call("cancel", "POST", f"/v1/payments/{payment_key}/cancel", order_id, body, idempotency_key)
         return to_payment(data)
 
+    def list_transactions(self, start: str, end: str, starting_after: str | None, limit: int) -> list[dict[str, Any]]:
+        """GET /v1/transactions (https://docs.tosspayments.com/reference#거래-조회): one page, oldest first.
+
+        `start` and `end` are Korean local times, both included; Toss asks for a read timeout of
+        at least 60 seconds on this call.
+        """
+        params: dict[str, Any] = {"startDate": start, "endDate": end, "limit": limit}
+        if starting_after is not None:
+            params["startingAfter"] = starting_after
+        timeout = (CONNECT_TIMEOUT_SECONDS, max(self._timeout[1], LIST_TIMEOUT_SECONDS))
+        with recorded_call(self._record, NAME, "list_transactions", None, None) as seen:
+            response = self._send(seen, "GET", "/v1/transactions", None, None, params, timeout)
+            seen.http_status = response.status_code
+            data = _any_json(response)
+            if response.status_code != 200:
+                error = error_from(response.status_code, data if isinstance(data, dict) else {})
+                seen.outcome, seen.error_code, seen.response = "error", error.code, redact(data)
+                raise error
+            if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+                seen.outcome, seen.error_code = "error", "INVALID_RESPONSE"
+                raise TransientGatewayError("INVALID_RESPONSE", "Toss answered 200 without a list.", 200)
+            # A page can hold thousands of rows: the trail keeps how many came, not the rows.
+            seen.response = {"rows": len(data), "startingAfter": starting_after}
+            return data
+
     def _call(
         self,
         operation: str,
@@ -100,21 +127,8 @@ class TossClient:
         body: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        headers = {"Authorization": self._auth, "Content-Type": "application/json"}
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
         with recorded_call(self._record, NAME, operation, order_id, idempotency_key) as seen:
-            try:
-                response = _session().request(
-                    method, self._base + path, json=body, headers=headers, timeout=self._timeout
-                )
-            except requests.Timeout:
-                seen.outcome, seen.error_code = "timeout", "TIMEOUT"
-                raise TransientGatewayError("TIMEOUT", "Toss did not answer in time.") from None
-            except requests.RequestException as exc:
-                seen.outcome, seen.error_code = "connection_error", "CONNECTION_ERROR"
-                reason = f"Could not reach Toss ({type(exc).__name__})."
-                raise TransientGatewayError("CONNECTION_ERROR", reason) from None
+            response = self._send(seen, method, path, body, idempotency_key)
             data = _json(response)
             seen.http_status, seen.response = response.status_code, redact(data)
             if response.status_code == 200 and not data.get("paymentKey"):
@@ -125,6 +139,39 @@ class TossClient:
                 seen.outcome, seen.error_code = "error", error.code
                 raise error
             return data
+
+    def _send(
+        self,
+        seen: CallOutcome,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        idempotency_key: str | None,
+        params: dict[str, Any] | None = None,
+        timeout: tuple[float, float] | None = None,
+    ) -> requests.Response:
+        """One HTTP exchange; a timeout or a connection failure is transient (whether it ran is unknown)."""
+        headers = {"Authorization": self._auth, "Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            return _session().request(
+                method, self._base + path, json=body, params=params, headers=headers, timeout=timeout or self._timeout
+            )
+        except requests.Timeout:
+            seen.outcome, seen.error_code = "timeout", "TIMEOUT"
+            raise TransientGatewayError("TIMEOUT", "Toss did not answer in time.") from None
+        except requests.RequestException as exc:
+            seen.outcome, seen.error_code = "connection_error", "CONNECTION_ERROR"
+            reason = f"Could not reach Toss ({type(exc).__name__})."
+            raise TransientGatewayError("CONNECTION_ERROR", reason) from None
+
+
+def _any_json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -62,5 +62,10 @@ def error_from(status: int, data: dict[str, Any]) -> GatewayError:
     elif code in REQUEST_ERROR_CODES or status == 401:
         kind = GatewayRequestError
     return kind(
-        code, message, status, already_done=code == ALREADY_PROCESSED, attempt_unknown=code in SESSION_GONE_CODES
+        code,
+        message,
+        status,
+        already_done=code == ALREADY_PROCESSED,
+        attempt_unknown=code in SESSION_GONE_CODES,
+        missing=code in NOT_FOUND_CODES,
     )
