@@ -193,6 +193,29 @@ def enqueue(first: int, last: int) -> None:
             send(TaskNames.PROCESS_WEBHOOK, (event_id,), ignore_result=True)
 
 
+def sandbox_process(tmp: Path) -> tuple[stack.Process, str]:
+    """The gateway sandbox, started: the run's own keys, zero latency, no faults, webhooks paused."""
+    port = stack.free_port()
+    url = f"http://127.0.0.1:{port}"
+    nowhere = f"http://127.0.0.1:{stack.free_port()}"
+    env = {
+        "CHATJU_ENV": "production",  # no .env read
+        "SANDBOX_PORT": str(port),
+        "SANDBOX_STRIPE_WEBHOOK_URL": f"{nowhere}/payment/stripe/webhook",
+        "SANDBOX_TOSS_WEBHOOK_URL": f"{nowhere}/payment/toss/webhook",
+        **stack.KEYS,
+    }
+    sandbox = stack.Process("sandbox", [sys.executable, "-m", "sandbox"], env, tmp)
+    try:
+        sandbox.start(f"{url}/_control/health")
+        requests.post(f"{url}/_control/webhooks", json={"gateway": "stripe", "paused": True}, timeout=10)
+        requests.delete(f"{url}/_control/faults", timeout=10)  # zero latency, no faults
+    except BaseException:
+        sandbox.stop()
+        raise
+    return sandbox, url
+
+
 def run(
     events: int, process_counts: list[int], profile: Path | None = None, baseline: Path | None = None
 ) -> dict[str, Any]:
@@ -201,21 +224,8 @@ def run(
     memory: dict[str, list[float]] = {}
     with stack.run_resources("drain") as (procs, url, prefix), tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        sandbox_port = stack.free_port()
-        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        nowhere = f"http://127.0.0.1:{stack.free_port()}"
-        sandbox_env = {
-            "CHATJU_ENV": "production",  # no .env read
-            "SANDBOX_PORT": str(sandbox_port),
-            "SANDBOX_STRIPE_WEBHOOK_URL": f"{nowhere}/payment/stripe/webhook",
-            "SANDBOX_TOSS_WEBHOOK_URL": f"{nowhere}/payment/toss/webhook",
-            **stack.KEYS,
-        }
-        sandbox = stack.Process("sandbox", [sys.executable, "-m", "sandbox"], sandbox_env, tmp)
+        sandbox, sandbox_url = sandbox_process(tmp)
         procs.callback(sandbox.stop)
-        sandbox.start(f"{sandbox_url}/_control/health")
-        requests.post(f"{sandbox_url}/_control/webhooks", json={"gateway": "stripe", "paused": True}, timeout=10)
-        requests.delete(f"{sandbox_url}/_control/faults", timeout=10)  # zero latency, no faults
         env = stack.production_env(
             url, prefix, tmp / "instance", STRIPE_API_BASE=f"{sandbox_url}/stripe", TOSS_API_BASE=f"{sandbox_url}/toss"
         )
