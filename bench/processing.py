@@ -1,6 +1,6 @@
 """Webhook processing against its floor (issue 10): stored events drained into payment changes.
 
-    .venv/bin/python -m bench.processing [--events 2000] [--processes 1 2]
+    .venv/bin/python -m bench.processing [--events 2000] [--processes 1 2] [--profile docs/profiles]
 
 Production mode on PostgreSQL and Redis (127.0.0.1), in a database of its own and under a Redis
 key prefix of its own, both removed at the end. The gateway sandbox runs at zero latency with its
@@ -11,6 +11,8 @@ inbox, and one task per event is queued. Then a real worker (`celery -A tasks wo
 drains them: each event becomes a PAID payment with its ledger row and its outbox rows. The
 rate is the events over the span of their `processed_at` (the worker's start-up is not timed).
 The floor (bench/processing_floor.py) drains its own N events in a plain loop in this process.
+With --profile, py-spy records each pool process and the sandbox during the drains
+(bench/profile_drain.py); the figures of such a run carry its overhead.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,8 @@ import psycopg2
 import requests
 from psycopg2.extras import execute_values
 
-from bench import stack
+from bench import profile_drain, stack
+from bench.processing_cpu import Meter, drain_groups, floor_groups
 from bench.processing_floor import Floor
 
 USER_SQL = "INSERT INTO users (email, customer_key, created_at, updated_at) VALUES (%s, %s, now(), now()) RETURNING id"
@@ -55,6 +59,8 @@ class Result:
     events: int
     seconds: float
     failed: int
+    code: str = ""  # "" for this checkout's worker, else the baseline's commit
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU ms per event, by process group
 
     @property
     def rate(self) -> float:
@@ -130,9 +136,14 @@ def store(database_url: str, intents: list[tuple[str, str]]) -> list[int]:
     return sorted(row[0] for row in ids)
 
 
-def drained(database_url: str, ids: list[int], timeout: float) -> tuple[float, int]:
-    """Wait until none of the events is open; (seconds from the first processed to the last, failed)."""
+def drained(database_url: str, ids: list[int], timeout: float, meter: Meter) -> tuple[float, int, dict[str, float]]:
+    """Wait until none of the events is open.
+
+    Returns the seconds from the first processed to the last, how many failed, and the CPU
+    milliseconds per event of each process group, from the 20th event on (past start-up).
+    """
     deadline = time.monotonic() + timeout
+    metered_from = None
     with psycopg2.connect(database_url) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -143,15 +154,20 @@ def drained(database_url: str, ids: list[int], timeout: float) -> tuple[float, i
                     (ids,),
                 )
                 open_, not_processed, span = cur.fetchone()
+                if metered_from is None and len(ids) - open_ >= 20:
+                    meter.start()
+                    metered_from = open_
                 if open_ == 0 or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
     conn.close()
+    cpu = meter.stop()
+    per_event = {name: 1000 * seconds / max(metered_from or 0, 1) for name, seconds in cpu.items()}
     if open_:
         raise RuntimeError(f"{open_} events still open after {timeout}s")
     # The span covers N-1 intervals between the first event's end and the last's.
     events = len(ids)
-    return float(span or 0) * events / max(events - 1, 1), int(not_processed)
+    return float(span or 0) * events / max(events - 1, 1), int(not_processed), per_event
 
 
 def paid(database_url: str, ids: list[int]) -> int:
@@ -177,31 +193,42 @@ def enqueue(first: int, last: int) -> None:
             send(TaskNames.PROCESS_WEBHOOK, (event_id,), ignore_result=True)
 
 
-def run(events: int, process_counts: list[int]) -> dict[str, Any]:
+def sandbox_process(tmp: Path) -> tuple[stack.Process, str]:
+    """The gateway sandbox, started: the run's own keys, zero latency, no faults, webhooks paused."""
+    port = stack.free_port()
+    url = f"http://127.0.0.1:{port}"
+    nowhere = f"http://127.0.0.1:{stack.free_port()}"
+    env = {
+        "CHATJU_ENV": "production",  # no .env read
+        "SANDBOX_PORT": str(port),
+        "SANDBOX_STRIPE_WEBHOOK_URL": f"{nowhere}/payment/stripe/webhook",
+        "SANDBOX_TOSS_WEBHOOK_URL": f"{nowhere}/payment/toss/webhook",
+        **stack.KEYS,
+    }
+    sandbox = stack.Process("sandbox", [sys.executable, "-m", "sandbox"], env, tmp)
+    try:
+        sandbox.start(f"{url}/_control/health")
+        requests.post(f"{url}/_control/webhooks", json={"gateway": "stripe", "paused": True}, timeout=10)
+        requests.delete(f"{url}/_control/faults", timeout=10)  # zero latency, no faults
+    except BaseException:
+        sandbox.stop()
+        raise
+    return sandbox, url
+
+
+def run(
+    events: int, process_counts: list[int], profile: Path | None = None, baseline: Path | None = None
+) -> dict[str, Any]:
     print(f"webhook processing: {stack.machine()}; {events} events per run")
     results: list[Result] = []
     memory: dict[str, list[float]] = {}
     with stack.run_resources("drain") as (procs, url, prefix), tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        sandbox_port = stack.free_port()
-        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        nowhere = f"http://127.0.0.1:{stack.free_port()}"
-        sandbox_env = {
-            "CHATJU_ENV": "production",  # no .env read
-            "SANDBOX_PORT": str(sandbox_port),
-            "SANDBOX_STRIPE_WEBHOOK_URL": f"{nowhere}/payment/stripe/webhook",
-            "SANDBOX_TOSS_WEBHOOK_URL": f"{nowhere}/payment/toss/webhook",
-            **stack.KEYS,
-        }
-        sandbox = stack.Process("sandbox", [sys.executable, "-m", "sandbox"], sandbox_env, tmp)
+        sandbox, sandbox_url = sandbox_process(tmp)
         procs.callback(sandbox.stop)
-        sandbox.start(f"{sandbox_url}/_control/health")
-        requests.post(f"{sandbox_url}/_control/webhooks", json={"gateway": "stripe", "paused": True}, timeout=10)
-        requests.delete(f"{sandbox_url}/_control/faults", timeout=10)  # zero latency, no faults
         env = stack.production_env(
             url, prefix, tmp / "instance", STRIPE_API_BASE=f"{sandbox_url}/stripe", TOSS_API_BASE=f"{sandbox_url}/toss"
         )
-        queue = env["CELERY_QUEUE"]
 
         started = time.monotonic()
         ids = store(url, paid_intents(sandbox_url, events))
@@ -210,43 +237,80 @@ def run(events: int, process_counts: list[int]) -> dict[str, Any]:
         try:
             for event_id in ids[:20]:  # warm-up: connections and caches
                 floor.process(event_id)
+            meter = Meter(floor_groups(sandbox, url))
+            meter.start()
             started = time.monotonic()
             outcomes = [floor.process(event_id) for event_id in ids[20:]]
             seconds = time.monotonic() - started
+            cpu = {name: 1000 * used / len(outcomes) for name, used in meter.stop().items()}
         finally:
             floor.close()
-        results.append(Result("floor (bench/processing_floor.py)", 1, len(outcomes), seconds, 0))
+        results.append(Result("floor (bench/processing_floor.py)", 1, len(outcomes), seconds, 0, cpu=cpu))
         report(results[-1], results[0])
 
         for count in process_counts:
-            ids = store(url, paid_intents(sandbox_url, events))
-            subprocess_env = {**env, "PYTHONPATH": str(stack.ROOT)}
-            subprocess.run(  # noqa: S603 (the tasks wait in Redis before the worker starts
-                [sys.executable, "-m", "bench.processing", "--enqueue", str(ids[0]), str(ids[-1])],
-                cwd=stack.ROOT,
-                env={**os.environ, **subprocess_env},
-                check=True,
-            )
-            command = [
-                sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "prefork",
-                "--concurrency", str(count), "-Q", f"{queue}.webhooks", "--without-heartbeat",
-                "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
-            ]  # fmt: skip
-            worker = stack.Process(f"worker-{count}", command, env, tmp)
-            procs.callback(worker.stop)
-            worker.start()
-            seconds, failed = drained(url, ids, timeout=300)
-            memory[f"Celery worker process ({count} of {count})"] = worker.worker_rss_mb()
-            worker.stop()
-            label = f"celery -A tasks worker, {count} process{'es' if count > 1 else ''}"
-            results.append(Result(label, count, len(ids), seconds, failed))
-            report(results[-1], results[0])
-            if paid(url, ids) != len(ids) - failed:
-                print(f"  only {paid(url, ids)} of {len(ids)} payments are PAID:\n{worker.log()[-2000:]}")
-            if worker.log().count("Traceback"):
-                print(f"  the worker logged errors:\n{worker.log()[-2000:]}")
+            for root in [baseline, stack.ROOT] if baseline else [stack.ROOT]:
+                code = "" if root == stack.ROOT else revision(root)
+                label = f"celery -A tasks worker, {count} process{'es' if count > 1 else ''}"
+                label += f" (baseline {code})" if code else ""
+                ids = store(url, paid_intents(sandbox_url, events))
+                result, rss = drain(label, count, root, env, ids, tmp, procs, sandbox, None if code else profile)
+                result.code = code
+                memory[f"{label} ({count} of {count})"] = rss
+                results.append(result)
+                report(result, results[0])
         print(f"  resident memory after the runs (MB): {memory}")
     return {"results": results, "memory": memory}
+
+
+def drain(
+    label: str,
+    count: int,
+    root: Path,
+    env: dict[str, str],
+    ids: list[int],
+    tmp: Path,
+    procs: ExitStack,
+    sandbox: stack.Process,
+    profile: Path | None,
+) -> tuple[Result, list[float]]:
+    """Queue one task per stored event, then time a worker of the code at `root` draining them."""
+    url, queue = env["DATABASE_URL"], env["CELERY_QUEUE"]
+    subprocess.run(  # noqa: S603 (the tasks wait in Redis before the worker starts)
+        [sys.executable, "-m", "bench.processing", "--enqueue", str(ids[0]), str(ids[-1])],
+        cwd=stack.ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(stack.ROOT)},
+        check=True,
+    )
+    command = [
+        "sh", "-c", 'cd "$0" && exec "$@"', str(root),  # the worker runs the code at root
+        sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "prefork",
+        "--concurrency", str(count), "-Q", f"{queue}.webhooks", "--without-heartbeat",
+        "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+    ]  # fmt: skip
+    worker = stack.Process(f"worker-{count}-{len(list(tmp.iterdir()))}", command, env, tmp)
+    procs.callback(worker.stop)
+    worker.start()
+    spies = profile_drain.record(worker, count, sandbox, profile) if profile else []
+    try:
+        seconds, failed, cpu = drained(url, ids, 300, Meter(drain_groups(worker, sandbox, url)))
+    finally:
+        for spy in spies:
+            spy.stop()
+    rss = worker.worker_rss_mb()
+    worker.stop()
+    if paid(url, ids) != len(ids) - failed:
+        print(f"  only {paid(url, ids)} of {len(ids)} payments are PAID:\n{worker.log()[-2000:]}")
+    if "Traceback" in worker.log():
+        print(f"  the worker logged errors:\n{worker.log()[-2000:]}")
+    return Result(label, count, len(ids), seconds, failed, cpu=cpu), rss
+
+
+def revision(root: Path) -> str:
+    """The commit checked out at root, short, for the label of a baseline run."""
+    command = ["git", "-C", str(root), "rev-parse", "--short", "HEAD"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    return done.stdout.strip() or str(root)
 
 
 def report(result: Result, floor: Result) -> None:
@@ -255,18 +319,21 @@ def report(result: Result, floor: Result) -> None:
         f"  {result.label:<40} {result.rate:7.1f} events/s   {per_process:7.1f} per process   "
         f"{per_process / floor.rate:.2f}x the floor per process   not processed {result.failed}"
     )
+    if result.cpu:
+        print("    CPU ms per event: " + ", ".join(f"{name} {ms:.2f}" for name, ms in result.cpu.items()))
 
 
 def table(outcome: dict[str, Any]) -> str:
     results: list[Result] = outcome["results"]
     floor = results[0]
-    one = next((r for r in results if r.processes == 1 and r is not floor), None)
+    ones = {r.code: r for r in results if r.processes == 1 and r is not floor}
     rows = [
         "| drain | processes | events | events/s | per process | per process vs floor | vs 1 process |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         per_process = r.rate / r.processes
+        one = ones.get(r.code)
         scaling = f"{r.rate / one.rate:.2f}x" if one and r is not floor else ""
         rows.append(
             f"| {r.label} | {r.processes} | {r.events:,} | {r.rate:,.1f} | {per_process:,.1f} "
@@ -279,12 +346,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=2000, help="events stored per run (floor, then each worker)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="worker process counts")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy flame graphs of each drain into DIR")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="CHECKOUT", help="also drain with the worker of another checkout, before each"
+    )
     parser.add_argument("--enqueue", type=int, nargs=2, metavar=("FIRST", "LAST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.enqueue:
         enqueue(*args.enqueue)
         return
-    outcome = run(args.events, args.processes)
+    outcome = run(args.events, args.processes, args.profile, args.baseline)
     print()
     print(table(outcome))
 

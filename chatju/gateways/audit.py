@@ -10,8 +10,8 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
+from chatju.db import table_of
 from chatju.extensions import db
 from chatju.gateways.models import GatewayCall
 from chatju.gateways.port import CallRecord
@@ -36,19 +36,22 @@ def record_call(call: CallRecord) -> None:
         },
     )
     try:
-        with Session(db.engine) as session, session.begin():
-            session.add(
-                GatewayCall(
-                    provider=call.provider,
-                    operation=call.operation,
-                    order_id=call.order_id,
-                    idempotency_key=call.idempotency_key,
-                    http_status=call.http_status,
-                    duration_ms=call.duration_ms,
-                    outcome=call.outcome,
-                    error_code=call.error_code,
-                    response=dict(call.response) if call.response is not None else None,
-                )
+        # One INSERT in autocommit: its own transaction, committed as it returns, without the
+        # ORM unit of work or a BEGIN and COMMIT round trip of its own.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(
+                sa.insert(table_of(GatewayCall)),
+                {
+                    "provider": call.provider,
+                    "operation": call.operation,
+                    "order_id": call.order_id,
+                    "idempotency_key": call.idempotency_key,
+                    "http_status": call.http_status,
+                    "duration_ms": call.duration_ms,
+                    "outcome": call.outcome,
+                    "error_code": call.error_code,
+                    "response": dict(call.response) if call.response is not None else None,
+                },
             )
     except Exception:  # the audit row must never turn a gateway answer into a failure
         log.exception("could not record gateway call", extra={"order_id": call.order_id})

@@ -22,17 +22,22 @@ log = logging.getLogger(__name__)
 
 
 def schedule(payment_id: int, *effects: Effect) -> None:
-    """Queue the effects for this payment unless they already are (in the caller's transaction)."""
+    """Queue the effects for this payment unless they already are (in the caller's transaction).
+
+    One INSERT for all of them: a paid order's grant and receipt cost one round trip, not two.
+    """
     table = table_of(OutboxItem)
-    for effect in effects:
-        inserted = db.session.execute(
-            insert_for(db.session, table)
-            .values(payment_id=payment_id, effect=effect, state=OutboxState.PENDING)
-            .on_conflict_do_nothing(index_elements=["payment_id", "effect"])
-            .returning(table.c.id)
-        ).scalar_one_or_none()
-        if inserted is not None:
-            enqueue_after_commit(TaskNames.DELIVER_EFFECT, (inserted,), ignore_result=True)
+    rows = [{"payment_id": payment_id, "effect": effect, "state": OutboxState.PENDING} for effect in effects]
+    inserted = db.session.execute(
+        insert_for(db.session, table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["payment_id", "effect"])
+        .returning(table.c.id, table.c.effect)
+    ).all()
+    ids = {Effect(row.effect): row.id for row in inserted}
+    for effect in effects:  # in the order asked, whatever order RETURNING gives
+        if effect in ids:
+            enqueue_after_commit(TaskNames.DELIVER_EFFECT, (ids[effect],), ignore_result=True)
 
 
 def claim(item_id: int) -> OutboxItem | None:

@@ -132,3 +132,22 @@ def test_another_gateway_reference_is_held_for_review(app, payment_id):
     apply(app, payment_id)
     payment = apply(app, payment_id, reference="tgen_someOtherPayment", target=S.REFUNDED, refunded_amount=13000)
     assert payment.status == S.PAID and payment.needs_review
+
+
+def test_effects_are_written_once_and_their_tasks_asked_for_in_order(app, payment_id):
+    from chatju.jobs import PENDING, TaskNames
+    from chatju.payments import outbox
+    from chatju.payments.models import Effect, OutboxItem
+
+    def scheduled(*effects: Effect) -> list[int]:
+        outbox.schedule(payment_id, *effects)
+        return [args[0] for name, args, _ in db.session.info.pop(PENDING, []) if name == TaskNames.DELIVER_EFFECT]
+
+    with app.app_context():
+        first = scheduled(Effect.RECEIPT, Effect.GRANT)
+        second = scheduled(Effect.GRANT, Effect.RECEIPT, Effect.REVOKE)
+        rows = dict(db.session.execute(sa.select(OutboxItem.effect, OutboxItem.id)).tuples().all())
+        db.session.rollback()
+    assert first == [rows[Effect.RECEIPT], rows[Effect.GRANT]]
+    assert second == [rows[Effect.REVOKE]]
+    assert len(rows) == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 import stripe
 from stripe.params import PaymentIntentListParams, RefundListParams
@@ -68,12 +69,14 @@ class StripeApi:
         return to_payment(intent)
 
     def retrieve_intent(self, intent_id: str, order_id: str | None = None) -> GatewayPayment:
-        """GET /v1/payment_intents/{id}, with the latest charge (refunds, card, receipt)."""
+        """GET /v1/payment_intents/{id}, with the latest charge (refunds, card, receipt).
+
+        Every webhook and reconciliation makes this call: a raw request, whose JSON answer is
+        read as it is rather than built into StripeObjects and turned back into a dict.
+        """
+        path = f"/v1/payment_intents/{quote_plus(intent_id)}"
         intent = self._call(
-            "retrieve",
-            order_id,
-            None,
-            lambda: self._stripe.v1.payment_intents.retrieve(intent_id, params={"expand": ["latest_charge"]}),
+            "retrieve", order_id, None, lambda: self._stripe.raw_request("get", path, expand=["latest_charge"])
         )
         return to_payment(intent)
 
@@ -166,7 +169,9 @@ class StripeApi:
         """One call, recorded; `keep` says what of a success the audit trail holds (the redacted answer)."""
         with recorded_call(self._record, NAME, operation, order_id, key) as seen:
             try:
-                body: dict[str, Any] = call().to_dict()
+                answer = call()
+                raw = isinstance(answer, stripe.StripeResponse)
+                body: dict[str, Any] = dict(answer.data) if raw else answer.to_dict()
             except stripe.StripeError as exc:
                 error = error_from(exc)
                 seen.http_status, seen.error_code = exc.http_status, error.code
