@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -28,22 +30,22 @@ def test_the_producer_publishes_through_our_transport(redis_app: Flask) -> None:
 def test_publishing_builds_one_client_and_every_message_arrives(
     redis_app: Flask, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    built: list[Any] = []
-    create = broker.Channel._create_client
+    used: list[Any] = []
+    acquire = broker.Channel.conn_or_acquire
 
-    def counting(channel: broker.Channel, asynchronous: bool = False) -> Any:
-        client = create(channel, asynchronous=asynchronous)
-        if not asynchronous:
-            built.append(client)
-        return client
+    @contextmanager
+    def recording(channel: broker.Channel, client: Any = None) -> Iterator[Any]:
+        with acquire(channel, client) as got:
+            used.append(got)
+            yield got
 
-    monkeypatch.setattr(broker.Channel, "_create_client", counting)
+    monkeypatch.setattr(broker.Channel, "conn_or_acquire", recording)
     settings = redis_app.extensions["chatju.settings"]
     queue = f"{settings.celery_queue}.nobody-consumes-this"
     with redis_app.app_context():
         for n in range(5):
             send("tests.not_a_task", (n,), queue=queue, ignore_result=True)
-    assert len(built) == 1  # kombu's own channel builds one per message
+    assert len(used) >= 5 and len({id(client) for client in used}) == 1  # kombu's own builds one per message
     keys = redis.Redis.from_url(redis_url)
     assert keys.llen(f"{settings.redis_key_prefix}{queue}") == 5
     keys.delete(f"{settings.redis_key_prefix}{queue}")
